@@ -1,0 +1,2 @@
+def membership(request):
+    return {}
