@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "greenisle.supervision",
     "greenisle.api",
     "greenisle.web",
+    "greenisle.demo",
 ]
 
 MIDDLEWARE = [
