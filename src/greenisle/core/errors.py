@@ -35,3 +35,10 @@ class Conflict(ServiceError):
 
     status = 409
     code = "conflict"
+
+
+class Unauthenticated(ServiceError):
+    """No credentials, or credentials nobody issued (an unknown device key)."""
+
+    status = 401
+    code = "unauthenticated"

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from greenisle.core.errors import NotFound, PermissionDenied, ServiceError
+from greenisle.core.errors import PermissionDenied, ServiceError, Unauthenticated
 from greenisle.devices.models import Bin, hash_device_key
 from greenisle.telemetry.models import BinState, Reading
 
@@ -42,10 +42,10 @@ class IngestOutcome:
 
 def device_authenticate(raw_key: str | None) -> Bin:
     if not raw_key:
-        raise PermissionDenied("缺少设备密钥 / device key missing", field="X-Device-Key", code="device_key_missing")
+        raise Unauthenticated("缺少设备密钥 / device key missing", field="X-Device-Key", code="device_key_missing")
     device = Bin.objects.select_related("site").filter(key_hash=hash_device_key(raw_key)).first()
     if device is None:
-        raise NotFound("未知设备 / unknown device key", field="X-Device-Key", code="unknown_device")
+        raise Unauthenticated("未知设备 / unknown device key", field="X-Device-Key", code="unknown_device")
     return device
 
 
