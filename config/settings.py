@@ -139,6 +139,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 _NODE = BASE_DIR / "node_modules"
 STATICFILES_DIRS = [
     (prefix, path)

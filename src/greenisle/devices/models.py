@@ -26,7 +26,7 @@ def hash_device_key(raw: str) -> str:
 class BinQuerySet(VisibleQuerySet):
     producer_path = "site__organization_id"
     collector_path = "collector_id"
-    division_path = "site__division_id"
+    division_path = "site__division__code"
 
 
 class Bin(PublicModel):

@@ -14,7 +14,7 @@ from greenisle.organizations.visibility import VisibleQuerySet
 class PickupRequestQuerySet(VisibleQuerySet):
     producer_path = "producer_id"
     collector_path = "collector_id"
-    division_path = "site__division_id"
+    division_path = "site__division__code"
 
     def open(self) -> PickupRequestQuerySet:
         return self.filter(status__in=[RequestStatus.OPEN, RequestStatus.ASSIGNED])
@@ -56,7 +56,7 @@ class PickupRequest(PublicModel):
 class VehicleQuerySet(VisibleQuerySet):
     collector_path = "collector_id"
     carrier_path = "collector_id"
-    division_path = "collector__division_id"
+    division_path = "collector__division__code"
 
 
 class Vehicle(PublicModel):
@@ -82,7 +82,7 @@ class Vehicle(PublicModel):
 class TripQuerySet(VisibleQuerySet):
     collector_path = "collector_id"
     carrier_path = "collector_id"
-    division_path = "collector__division_id"
+    division_path = "collector__division__code"
 
 
 class Trip(PublicModel):

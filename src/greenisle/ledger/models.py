@@ -41,7 +41,7 @@ class LedgerRecordQuerySet(VisibleQuerySet):
     producer_path = "organization_id"
     collector_path = "organization_id"
     facility_path = "organization_id"
-    division_path = "site__division_id"
+    division_path = "site__division__code"
 
 
 class LedgerRecord(PublicModel):

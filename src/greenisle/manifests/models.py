@@ -33,7 +33,7 @@ class ManifestQuerySet(VisibleQuerySet):
     collector_path = "receiver_id"
     facility_path = "receiver_id"
     carrier_path = "carrier_id"
-    division_path = "producer_site__division_id"
+    division_path = "producer_site__division__code"
 
     def visible_to(self, user):  # type: ignore[no-untyped-def]
         from greenisle.organizations.visibility import scope_for

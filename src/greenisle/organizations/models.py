@@ -51,7 +51,7 @@ class OrganizationQuerySet(VisibleQuerySet):
     collector_path = "id"
     facility_path = "id"
     carrier_path = "id"
-    division_path = "division_id"
+    division_path = "division__code"
 
 
 class Organization(PublicModel):
@@ -96,7 +96,7 @@ class SiteQuerySet(VisibleQuerySet):
     producer_path = "organization_id"
     collector_path = "organization_id"
     facility_path = "organization_id"
-    division_path = "division_id"
+    division_path = "division__code"
 
 
 class Site(PublicModel):
@@ -130,7 +130,7 @@ class LicenceQuerySet(VisibleQuerySet):
     collector_path = "organization_id"
     facility_path = "organization_id"
     carrier_path = "organization_id"
-    division_path = "organization__division_id"
+    division_path = "organization__division__code"
 
     def valid_on(self, day: Any) -> LicenceQuerySet:
         return self.filter(valid_from__lte=day, valid_to__gte=day)
@@ -169,7 +169,7 @@ class Licence(TimeStampedModel):
 class ServiceContractQuerySet(VisibleQuerySet):
     producer_path = "producer_id"
     collector_path = "collector_id"
-    division_path = "producer__division_id"
+    division_path = "producer__division__code"
 
     def active(self, day: Any = None) -> ServiceContractQuerySet:
         day = day or timezone.localdate()

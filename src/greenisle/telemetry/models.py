@@ -12,7 +12,7 @@ from greenisle.organizations.visibility import VisibleQuerySet
 class ReadingQuerySet(VisibleQuerySet):
     producer_path = "device__site__organization_id"
     collector_path = "device__collector_id"
-    division_path = "device__site__division_id"
+    division_path = "device__site__division__code"
 
 
 class Reading(models.Model):
@@ -48,7 +48,7 @@ class Reading(models.Model):
 class BinStateQuerySet(VisibleQuerySet):
     producer_path = "device__site__organization_id"
     collector_path = "device__collector_id"
-    division_path = "device__site__division_id"
+    division_path = "device__site__division__code"
 
 
 class BinState(models.Model):
