@@ -66,8 +66,7 @@ deploy-check: install
 check: lint typecheck migrations-check deploy-check test
 
 messages: install
-	cd src/greenisle && ../../$(GREENISLE) makemessages -l zh_Hans -l en --no-obsolete --no-location
-	cd src/greenisle && ../../$(GREENISLE) makemessages -d djangojs -l zh_Hans -l en --no-obsolete --no-location --ignore=static/vendor
+	cd src/greenisle && ../../$(GREENISLE) makemessages -l zh_Hans -l en --no-obsolete --no-location --ignore="demo/*"
 
 bench: install
 	@for b in bench/*.py; do $(BIN)/python $$b; done
