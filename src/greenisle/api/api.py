@@ -1,6 +1,5 @@
 """The JSON API under /api/v1/: the same services and visibility rules as the pages."""
 
-
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
@@ -33,14 +32,21 @@ def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse
         loc = [str(p) for p in err.get("loc", []) if p not in ("body", "payload", "query", "path")]
         errors.append({"field": ".".join(loc) or None, "detail": err.get("msg", "invalid")})
     first = errors[0] if errors else {"field": None, "detail": "invalid input"}
-    body = {"detail": f"{first['field']}: {first['detail']}", "field": first["field"], "code": "invalid", "errors": errors}
+    body = {
+        "detail": f"{first['field']}: {first['detail']}",
+        "field": first["field"],
+        "code": "invalid",
+        "errors": errors,
+    }
     return api.create_response(request, body, status=422)
 
 
 @api.exception_handler(AuthenticationError)
 def auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return api.create_response(
-        request, {"detail": "未认证 / authentication required", "field": None, "code": "unauthenticated"}, status=401
+        request,
+        {"detail": "未认证 / authentication required", "field": None, "code": "unauthenticated"},
+        status=401,
     )
 
 

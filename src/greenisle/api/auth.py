@@ -1,6 +1,5 @@
 """API authentication: people by session or personal token, devices by their device key."""
 
-
 from typing import Any
 
 from django.http import HttpRequest

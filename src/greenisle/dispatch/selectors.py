@@ -41,7 +41,9 @@ def trip_list_visible_to(user: Any) -> QuerySet[Trip]:
 def trip_get_visible_to(user: Any, trip_id: Any) -> Trip | None:
     return (
         trip_list_visible_to(user)
-        .prefetch_related("stops__request__site", "stops__request__producer", "stops__request__bin__waste_codes")
+        .prefetch_related(
+            "stops__request__site", "stops__request__producer", "stops__request__bin__waste_codes"
+        )
         .filter(pk=trip_id)
         .first()
     )
@@ -52,5 +54,7 @@ def trips_for_driver(user: Any, day: Any) -> QuerySet[Trip]:
     return (
         trip_list_visible_to(user)
         .filter(driver=user, service_date=day)
-        .prefetch_related("stops__request__site", "stops__request__producer", "stops__request__bin__waste_codes")
+        .prefetch_related(
+            "stops__request__site", "stops__request__producer", "stops__request__bin__waste_codes"
+        )
     )

@@ -8,7 +8,9 @@ from greenisle.ledger.models import LedgerRecord
 
 
 def ledger_list_visible_to(user: Any, *, record_type: str | None = None) -> QuerySet[LedgerRecord]:
-    qs = LedgerRecord.objects.visible_to(user).select_related("organization", "site", "waste_code", "manifest")
+    qs = LedgerRecord.objects.visible_to(user).select_related(
+        "organization", "site", "waste_code", "manifest"
+    )
     if record_type:
         qs = qs.filter(record_type=record_type)
     return qs

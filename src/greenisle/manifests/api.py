@@ -1,4 +1,3 @@
-
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -13,7 +12,12 @@ from greenisle.api.schemas import ErrorOut
 from greenisle.core.errors import NotFound
 from greenisle.manifests.choices import ManifestStatus
 from greenisle.manifests.selectors import manifest_get_visible_to, manifest_list_visible_to, object_timeline
-from greenisle.manifests.services import manifest_add_container, manifest_depart, manifest_receive, manifest_sign
+from greenisle.manifests.services import (
+    manifest_add_container,
+    manifest_depart,
+    manifest_receive,
+    manifest_sign,
+)
 
 router = Router(tags=["manifests"], auth=person_auth)
 WRITE_ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
@@ -124,7 +128,8 @@ def get_manifest(request: HttpRequest, manifest_id: uuid.UUID) -> Any:
 
 
 @router.post(
-    "/manifests/containers", response={201: ContainerOut, **WRITE_ERRORS},
+    "/manifests/containers",
+    response={201: ContainerOut, **WRITE_ERRORS},
     summary="Record a weighed container at a stop (creates the producer's draft manifest for the trip)",
 )
 def add_container(request: HttpRequest, payload: ContainerIn) -> Any:

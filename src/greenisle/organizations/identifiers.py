@@ -19,7 +19,7 @@ def validate_uscc(value: str) -> str:
     try:
         return str(_uscc.validate(value))
     except _StdnumError as exc:
-        raise IdentifierError(f"统一社会信用代码无效 / invalid USCC: {exc.message}") from exc
+        raise IdentifierError(f"统一社会信用代码无效 / invalid USCC: {exc}") from exc
 
 
 def uscc_with_check_digit(first17: str) -> str:

@@ -77,4 +77,3 @@ def division_overview(user: Any) -> list[DivisionRow]:
         )
         for code, v in sorted(by_div.items())
     ]
-

@@ -1,6 +1,5 @@
 """Smart bins post readings here (HTTP JSON transport)."""
 
-
 import datetime as dt
 from typing import Any
 
@@ -41,5 +40,9 @@ def post_reading(request: HttpRequest, payload: ReadingIn) -> Any:
     device = request.auth
     reading = reading_validate(**payload.dict())
     outcome = reading_ingest(device=device, reading=reading, transport=Transport.HTTP)
-    body = {"status": outcome.status, "reading_id": outcome.reading_id, "request_opened": outcome.request_opened}
+    body = {
+        "status": outcome.status,
+        "reading_id": outcome.reading_id,
+        "request_opened": outcome.request_opened,
+    }
     return (201 if outcome.status == "accepted" else 200), body

@@ -34,7 +34,9 @@ class ContainerForm(forms.Form):
 
 
 class SignatureCodeForm(forms.Form):
-    signature_code = forms.CharField(label=_("Producer's signature code"), max_length=64, widget=forms.PasswordInput)
+    signature_code = forms.CharField(
+        label=_("Producer's signature code"), max_length=64, widget=forms.PasswordInput
+    )
 
 
 class ReceiveForm(forms.Form):
@@ -43,7 +45,10 @@ class ReceiveForm(forms.Form):
         for line in lines:
             self.fields[f"line_{line.pk}"] = forms.DecimalField(
                 label=f"{line.container_code} · {line.waste_code.code}",
-                min_value=Decimal("0.01"), max_value=Decimal("100000"), decimal_places=2, initial=line.weight_kg,
+                min_value=Decimal("0.01"),
+                max_value=Decimal("100000"),
+                decimal_places=2,
+                initial=line.weight_kg,
             )
 
     def weights(self) -> dict[str, Decimal]:

@@ -34,7 +34,12 @@ from greenisle.dispatch.services import trip_assign
 from greenisle.ledger.selectors import ledger_list_visible_to
 from greenisle.manifests.choices import ManifestStatus, SignatureMethod
 from greenisle.manifests.selectors import manifest_get_visible_to, manifest_list_visible_to, object_timeline
-from greenisle.manifests.services import manifest_add_container, manifest_depart, manifest_receive, manifest_sign
+from greenisle.manifests.services import (
+    manifest_add_container,
+    manifest_depart,
+    manifest_receive,
+    manifest_sign,
+)
 from greenisle.supervision.selectors import division_overview
 from greenisle.web.forms import AssignForm, ContainerForm, ReceiveForm, SignatureCodeForm
 
@@ -113,13 +118,19 @@ def home(request: HttpRequest) -> HttpResponse:
 @role_required("producer")
 def producer_home(request: HttpRequest) -> HttpResponse:
     user = request.user
-    to_sign = manifest_list_visible_to(user, status=ManifestStatus.DRAFT).prefetch_related("lines__waste_code")
-    return render(request, "web/producer.html", {
-        "bins": bin_list_visible_to(user)[:50],
-        "requests": request_list_visible_to(user).exclude(status=RequestStatus.CLOSED)[:20],
-        "to_sign": to_sign,
-        "manifests": manifest_list_visible_to(user)[:20],
-    })
+    to_sign = manifest_list_visible_to(user, status=ManifestStatus.DRAFT).prefetch_related(
+        "lines__waste_code"
+    )
+    return render(
+        request,
+        "web/producer.html",
+        {
+            "bins": bin_list_visible_to(user)[:50],
+            "requests": request_list_visible_to(user).exclude(status=RequestStatus.CLOSED)[:20],
+            "to_sign": to_sign,
+            "manifests": manifest_list_visible_to(user)[:20],
+        },
+    )
 
 
 @role_required("collector", {Role.ADMIN, Role.DISPATCHER, Role.RECEIVER})
@@ -128,19 +139,24 @@ def command_centre(request: HttpRequest) -> HttpResponse:
     org = user.current_membership.organization
     open_requests = request_list_visible_to(user, status=RequestStatus.OPEN).filter(collector=org)
     form = AssignForm(
-        requests=open_requests, vehicles=vehicle_list_visible_to(user).filter(collector=org),
+        requests=open_requests,
+        vehicles=vehicle_list_visible_to(user).filter(collector=org),
         drivers=driver_list_for(org),
     )
     bins = bin_list_visible_to(user).filter(collector=org)
-    return render(request, "web/command_centre.html", {
-        "bins": bins[:30],
-        "bin_count": bins.count(),
-        "over_count": bins.filter(state__fill_pct__gte=80).count(),
-        "open_requests": open_requests[:100],
-        "assign_form": form,
-        "trips": trip_list_visible_to(user).filter(collector=org)[:20],
-        "incoming": manifest_list_visible_to(user, status=ManifestStatus.IN_TRANSIT).filter(receiver=org),
-    })
+    return render(
+        request,
+        "web/command_centre.html",
+        {
+            "bins": bins[:30],
+            "bin_count": bins.count(),
+            "over_count": bins.filter(state__fill_pct__gte=80).count(),
+            "open_requests": open_requests[:100],
+            "assign_form": form,
+            "trips": trip_list_visible_to(user).filter(collector=org)[:20],
+            "incoming": manifest_list_visible_to(user, status=ManifestStatus.IN_TRANSIT).filter(receiver=org),
+        },
+    )
 
 
 @require_POST
@@ -156,14 +172,19 @@ def assign(request: HttpRequest) -> HttpResponse:
     )
     if not form.is_valid():
         for field, errors in form.errors.items():
-            messages.error(request, f"{form.fields[field].label if field in form.fields else field}: {' '.join(errors)}")
+            messages.error(
+                request, f"{form.fields[field].label if field in form.fields else field}: {' '.join(errors)}"
+            )
         return redirect("web:command_centre")
     data = form.cleaned_data
     _service_call(
         request,
         lambda: trip_assign(
-            actor=user, request_ids=data["request_ids"], vehicle_id=data["vehicle_id"],
-            driver_id=data["driver_id"], service_date=data["service_date"],
+            actor=user,
+            request_ids=data["request_ids"],
+            vehicle_id=data["vehicle_id"],
+            driver_id=data["driver_id"],
+            service_date=data["service_date"],
         ),
         _("Requests assigned to the trip."),
     )
@@ -174,20 +195,35 @@ def _driver_stops(user: Any, day: Any) -> list[dict[str, Any]]:
     """Today's stops, grouped per producer on each trip (one manifest per producer, 办法 Art. 16)."""
     groups: list[dict[str, Any]] = []
     for trip in trips_for_driver(user, day):
-        manifests = {m.producer_id: m for m in trip.manifests.exclude(status=ManifestStatus.CANCELLED)
-                     .prefetch_related("lines__waste_code")}
+        manifests = {
+            m.producer_id: m
+            for m in trip.manifests.exclude(status=ManifestStatus.CANCELLED).prefetch_related(
+                "lines__waste_code"
+            )
+        }
         by_producer: dict[Any, dict[str, Any]] = {}
         for stop in trip.stops.all():
             req = stop.request
-            group = by_producer.setdefault(req.producer_id, {
-                "trip": trip, "producer": req.producer, "site": req.site, "stops": [],
-                "manifest": manifests.get(req.producer_id),
-            })
+            group = by_producer.setdefault(
+                req.producer_id,
+                {
+                    "trip": trip,
+                    "producer": req.producer,
+                    "site": req.site,
+                    "stops": [],
+                    "manifest": manifests.get(req.producer_id),
+                },
+            )
             codes = req.bin.waste_codes.all() if req.bin else []
-            group["stops"].append({
-                "stop": stop, "request": req,
-                "form": ContainerForm(initial={"request_id": req.pk}, waste_codes=codes, prefix=str(req.pk)),
-            })
+            group["stops"].append(
+                {
+                    "stop": stop,
+                    "request": req,
+                    "form": ContainerForm(
+                        initial={"request_id": req.pk}, waste_codes=codes, prefix=str(req.pk)
+                    ),
+                }
+            )
         groups.extend(by_producer.values())
     return groups
 
@@ -195,9 +231,15 @@ def _driver_stops(user: Any, day: Any) -> list[dict[str, Any]]:
 @role_required("collector", {Role.ADMIN, Role.DISPATCHER, Role.DRIVER})
 def driver_home(request: HttpRequest) -> HttpResponse:
     day = timezone.localdate()
-    return render(request, "web/driver.html", {
-        "day": day, "groups": _driver_stops(request.user, day), "code_form": SignatureCodeForm(),
-    })
+    return render(
+        request,
+        "web/driver.html",
+        {
+            "day": day,
+            "groups": _driver_stops(request.user, day),
+            "code_form": SignatureCodeForm(),
+        },
+    )
 
 
 @require_POST
@@ -213,8 +255,11 @@ def add_container(request: HttpRequest, request_id: Any) -> HttpResponse:
         _service_call(
             request,
             lambda: manifest_add_container(
-                actor=request.user, request_id=req.pk, waste_code=data["waste_code"],
-                weight_kg=data["weight_kg"], container_code=data["container_code"],
+                actor=request.user,
+                request_id=req.pk,
+                waste_code=data["waste_code"],
+                weight_kg=data["weight_kg"],
+                container_code=data["container_code"],
             ),
             _("Container recorded."),
         )
@@ -231,7 +276,9 @@ def sign(request: HttpRequest, manifest_id: Any) -> HttpResponse:
     code = request.POST.get("signature_code") or None
     _service_call(
         request,
-        lambda: manifest_sign(actor=request.user, manifest_id=manifest_id, method=method, signature_code=code),
+        lambda: manifest_sign(
+            actor=request.user, manifest_id=manifest_id, method=method, signature_code=code
+        ),
         _("Manifest signed."),
     )
     return redirect(request.POST.get("next") or "web:home")
@@ -241,7 +288,8 @@ def sign(request: HttpRequest, manifest_id: Any) -> HttpResponse:
 @role_required("collector", {Role.ADMIN, Role.DISPATCHER, Role.DRIVER})
 def depart(request: HttpRequest, manifest_id: Any) -> HttpResponse:
     _service_call(
-        request, lambda: manifest_depart(actor=request.user, manifest_id=manifest_id),
+        request,
+        lambda: manifest_depart(actor=request.user, manifest_id=manifest_id),
         _("Handed over: the manifest is in transit."),
     )
     return redirect("web:driver")
@@ -257,7 +305,9 @@ def receive(request: HttpRequest, manifest_id: Any) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         ok = _service_call(
             request,
-            lambda: manifest_receive(actor=request.user, manifest_id=manifest.pk, received_weights=form.weights()),
+            lambda: manifest_receive(
+                actor=request.user, manifest_id=manifest.pk, received_weights=form.weights()
+            ),
             _("Receipt confirmed; the ledger has its storage-in records."),
         )
         if ok:
@@ -269,25 +319,38 @@ def receive(request: HttpRequest, manifest_id: Any) -> HttpResponse:
 def regulator_home(request: HttpRequest) -> HttpResponse:
     user = request.user
     rows = division_overview(user)
-    return render(request, "web/regulator.html", {
-        "rows": rows,
-        "totals": {
-            "producers": sum(r.producers for r in rows), "bins": sum(r.bins for r in rows),
-            "over": sum(r.bins_over_threshold for r in rows), "open": sum(r.open_requests for r in rows),
-            "transit": sum(r.manifests_in_transit for r in rows), "kg": sum(r.received_kg for r in rows),
+    return render(
+        request,
+        "web/regulator.html",
+        {
+            "rows": rows,
+            "totals": {
+                "producers": sum(r.producers for r in rows),
+                "bins": sum(r.bins for r in rows),
+                "over": sum(r.bins_over_threshold for r in rows),
+                "open": sum(r.open_requests for r in rows),
+                "transit": sum(r.manifests_in_transit for r in rows),
+                "kg": sum(r.received_kg for r in rows),
+            },
+            "manifests": manifest_list_visible_to(user)[:15],
+            "requests": request_list_visible_to(user).filter(
+                status__in=[RequestStatus.OPEN, RequestStatus.ASSIGNED]
+            )[:15],
+            "events": Event.objects.visible_to(user).select_related("organization").order_by("-id")[:15],
         },
-        "manifests": manifest_list_visible_to(user)[:15],
-        "requests": request_list_visible_to(user).filter(status__in=[RequestStatus.OPEN, RequestStatus.ASSIGNED])[:15],
-        "events": Event.objects.visible_to(user).select_related("organization").order_by("-id")[:15],
-    })
+    )
 
 
 @role_required("facility")
 def facility_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/facility.html", {
-        "manifests": manifest_list_visible_to(request.user)[:50],
-        "ledger": ledger_list_visible_to(request.user)[:50],
-    })
+    return render(
+        request,
+        "web/facility.html",
+        {
+            "manifests": manifest_list_visible_to(request.user)[:50],
+            "ledger": ledger_list_visible_to(request.user)[:50],
+        },
+    )
 
 
 @login_required
@@ -304,11 +367,15 @@ def bin_detail(request: HttpRequest, bin_id: Any) -> HttpResponse:
     obj = bin_get_visible_to(request.user, bin_id)
     if obj is None:
         raise Http404
-    return render(request, "web/bin_detail.html", {
-        "bin": obj,
-        "readings": obj.readings.order_by("-observed_at")[:20],
-        "requests": request_list_visible_to(request.user).filter(bin=obj)[:20],
-    })
+    return render(
+        request,
+        "web/bin_detail.html",
+        {
+            "bin": obj,
+            "readings": obj.readings.order_by("-observed_at")[:20],
+            "requests": request_list_visible_to(request.user).filter(bin=obj)[:20],
+        },
+    )
 
 
 @login_required
@@ -319,7 +386,9 @@ def bins_geojson(request: HttpRequest) -> JsonResponse:
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [float(b.site.longitude), float(b.site.latitude)]},
             "properties": {
-                "id": str(b.pk), "serial": b.serial, "producer": b.site.organization.name,
+                "id": str(b.pk),
+                "serial": b.serial,
+                "producer": b.site.organization.name,
                 "fill_pct": float(b.state.fill_pct) if hasattr(b, "state") else None,
                 "threshold_pct": float(b.threshold_pct),
             },
@@ -332,10 +401,15 @@ def bins_geojson(request: HttpRequest) -> JsonResponse:
 @login_required
 def requests_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status") or None
-    return render(request, "web/requests.html", {
-        "page": _page(request, request_list_visible_to(request.user, status=status)),
-        "status": status, "statuses": RequestStatus.choices,
-    })
+    return render(
+        request,
+        "web/requests.html",
+        {
+            "page": _page(request, request_list_visible_to(request.user, status=status)),
+            "status": status,
+            "statuses": RequestStatus.choices,
+        },
+    )
 
 
 @login_required
@@ -343,10 +417,14 @@ def request_detail(request: HttpRequest, request_id: Any) -> HttpResponse:
     obj = request_get_visible_to(request.user, request_id)
     if obj is None:
         raise Http404
-    return render(request, "web/request_detail.html", {
-        "req": obj,
-        "timeline": object_timeline(request.user, object_type="dispatch.pickuprequest", object_id=obj.pk),
-    })
+    return render(
+        request,
+        "web/request_detail.html",
+        {
+            "req": obj,
+            "timeline": object_timeline(request.user, object_type="dispatch.pickuprequest", object_id=obj.pk),
+        },
+    )
 
 
 @login_required
@@ -354,18 +432,28 @@ def trip_detail(request: HttpRequest, trip_id: Any) -> HttpResponse:
     trip = trip_get_visible_to(request.user, trip_id)
     if trip is None:
         raise Http404
-    return render(request, "web/trip_detail.html", {
-        "trip": trip, "manifests": manifest_list_visible_to(request.user).filter(trip=trip),
-    })
+    return render(
+        request,
+        "web/trip_detail.html",
+        {
+            "trip": trip,
+            "manifests": manifest_list_visible_to(request.user).filter(trip=trip),
+        },
+    )
 
 
 @login_required
 def manifests_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status") or None
-    return render(request, "web/manifests.html", {
-        "page": _page(request, manifest_list_visible_to(request.user, status=status)),
-        "status": status, "statuses": ManifestStatus.choices,
-    })
+    return render(
+        request,
+        "web/manifests.html",
+        {
+            "page": _page(request, manifest_list_visible_to(request.user, status=status)),
+            "status": status,
+            "statuses": ManifestStatus.choices,
+        },
+    )
 
 
 @login_required
@@ -374,13 +462,22 @@ def manifest_detail(request: HttpRequest, manifest_id: Any) -> HttpResponse:
     if manifest is None:
         raise Http404
     kind, _role = _kind(request)
-    return render(request, "web/manifest_detail.html", {
-        "manifest": manifest,
-        "can_sign": kind == "producer" and manifest.status == ManifestStatus.DRAFT,
-        "can_receive": (kind == "collector" and manifest.status == ManifestStatus.IN_TRANSIT
-                        and request.user.current_membership.organization_id == manifest.receiver_id),  # type: ignore[union-attr]
-        "timeline": object_timeline(request.user, object_type="manifests.manifest", object_id=manifest.pk),
-    })
+    return render(
+        request,
+        "web/manifest_detail.html",
+        {
+            "manifest": manifest,
+            "can_sign": kind == "producer" and manifest.status == ManifestStatus.DRAFT,
+            "can_receive": (
+                kind == "collector"
+                and manifest.status == ManifestStatus.IN_TRANSIT
+                and request.user.current_membership.organization_id == manifest.receiver_id
+            ),  # type: ignore[union-attr]
+            "timeline": object_timeline(
+                request.user, object_type="manifests.manifest", object_id=manifest.pk
+            ),
+        },
+    )
 
 
 @login_required

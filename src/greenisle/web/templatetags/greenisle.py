@@ -15,7 +15,10 @@ def fill_bar(fill: Any, threshold: Any = 80) -> str:
     css = "full" if value >= float(threshold) else ("warn" if value >= 60 else "")
     return format_html(
         '<div class="bar {}" title="{}%"><span style="width:{}%"></span></div> {}%',
-        css, f"{value:.0f}", f"{min(value, 100):.0f}", f"{value:.0f}",
+        css,
+        f"{value:.0f}",
+        f"{min(value, 100):.0f}",
+        f"{value:.0f}",
     )
 
 
