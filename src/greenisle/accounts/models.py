@@ -34,7 +34,7 @@ class User(AbstractUser):
         cached: Membership | None | bool = getattr(self, "_current_membership", False)
         if cached is not False:
             return cached  # type: ignore[return-value]
-        membership = self.memberships.select_related("organization").order_by("created_at").first()
+        membership = self.memberships.select_related("organization").order_by("created_at", "pk").first()
         self._current_membership = membership
         return membership
 
