@@ -15,6 +15,7 @@ urlpatterns = [
     path("driver/", views.driver_home, name="driver"),
     path("driver/requests/<uuid:request_id>/containers/", views.add_container, name="add_container"),
     path("regulator/", views.regulator_home, name="regulator"),
+    path("regulator/overview.json", views.overview_json, name="overview_json"),
     path("facility/", views.facility_home, name="facility"),
     path("bins/", views.bins, name="bins"),
     path("bins.geojson", views.bins_geojson, name="bins_geojson"),

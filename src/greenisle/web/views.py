@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -144,17 +144,26 @@ def command_centre(request: HttpRequest) -> HttpResponse:
         drivers=driver_list_for(org),
     )
     bins = bin_list_visible_to(user).filter(collector=org)
+    incoming = manifest_list_visible_to(user, status=ManifestStatus.IN_TRANSIT).filter(receiver=org)
+    live = {
+        "bins": bins[:30],
+        "bin_count": bins.count(),
+        "over_count": bins.filter(state__fill_pct__gte=F("threshold_pct")).count(),
+        "open_count": open_requests.count(),
+        "incoming_count": incoming.count(),
+    }
+    if request.headers.get("HX-Request"):
+        # htmx polls the live part (counters, bins by fill) so requests appear while you watch.
+        return render(request, "web/_command_centre_live.html", live)
     return render(
         request,
         "web/command_centre.html",
         {
-            "bins": bins[:30],
-            "bin_count": bins.count(),
-            "over_count": bins.filter(state__fill_pct__gte=80).count(),
+            **live,
             "open_requests": open_requests[:100],
             "assign_form": form,
             "trips": trip_list_visible_to(user).filter(collector=org)[:20],
-            "incoming": manifest_list_visible_to(user, status=ManifestStatus.IN_TRANSIT).filter(receiver=org),
+            "incoming": incoming,
         },
     )
 
@@ -338,6 +347,29 @@ def regulator_home(request: HttpRequest) -> HttpResponse:
             )[:15],
             "events": Event.objects.visible_to(user).select_related("organization").order_by("-id")[:15],
         },
+    )
+
+
+@role_required("regulator")
+def overview_json(request: HttpRequest) -> JsonResponse:
+    """The division overview as chart data (ECharts on the regulator's page)."""
+    rows = division_overview(request.user)
+    return JsonResponse(
+        {
+            "divisions": [r.name for r in rows],
+            "series": {
+                "bins": [r.bins for r in rows],
+                "bins_over_threshold": [r.bins_over_threshold for r in rows],
+                "open_requests": [r.open_requests for r in rows],
+                "manifests_in_transit": [r.manifests_in_transit for r in rows],
+            },
+            "labels": {
+                "bins": _("Bins"),
+                "bins_over_threshold": _("Bins over threshold"),
+                "open_requests": _("Open requests"),
+                "manifests_in_transit": _("Manifests in transit"),
+            },
+        }
     )
 
 
