@@ -35,7 +35,7 @@ def request_apply_fill(*, bin: Bin, fill_pct: Decimal, observed_at: dt.datetime)
     from greenisle.telemetry.services import emptied_level
 
     blocking = (
-        PickupRequest.objects.select_for_update()
+        PickupRequest.objects.select_for_update(of=("self",))
         .select_related("site", "producer")
         .filter(bin=bin, status__in=BLOCKING_STATUSES)
         .first()
@@ -101,7 +101,7 @@ def trip_assign(
     if driver_membership is None:
         raise NotFound("司机不存在 / no such driver of yours", field="driver_id")
     requests = list(
-        PickupRequest.objects.select_for_update()
+        PickupRequest.objects.select_for_update(of=("self",))
         .select_related("site", "producer")
         .filter(pk__in=request_ids, collector=collector)
         .order_by("opened_at")

@@ -19,10 +19,13 @@ PREFIXES: dict[str, str] = {
     "own_disposal": "ZXCZ",
     "outsourced_utilisation": "WWLY",
     "outsourced_disposal": "WWCZ",
+    # B.5 export to a receiver outside the PRC (出口利用/处置).
+    "export_utilisation": "CKLY",
+    "export_disposal": "CKCZ",
 }
 _BY_PREFIX = {prefix: kind for kind, prefix in PREFIXES.items()}
 # Longest prefixes first: CK (storage-out) is a prefix of the export codes CKLY/CKCZ.
-_CODE_RE = re.compile(r"^HW(ZXLY|ZXCZ|WWLY|WWCZ|CS|RK|CK)(\d{8})(\d{3,})$")
+_CODE_RE = re.compile(r"HW(ZXLY|ZXCZ|WWLY|WWCZ|CKLY|CKCZ|CS|RK|CK)(\d{8})(\d{3,})")
 
 
 class BatchCodeError(ValueError):
@@ -48,7 +51,7 @@ def format_batch_code(record_type: str, day: dt.date, serial: int, *, width: int
 
 
 def parse_batch_code(code: str) -> BatchCode:
-    match = _CODE_RE.match(code)
+    match = _CODE_RE.fullmatch(code)
     if not match:
         raise BatchCodeError(f"{code!r} is not an HJ 1259 batch code")
     try:

@@ -38,7 +38,7 @@ def format_number(year: int, province_city: str, serial: int) -> str:
 
 
 def parse_number(value: str) -> ManifestNumber:
-    match = NUMBER_RE.match(value)
+    match = NUMBER_RE.fullmatch(value)
     if not match:
         raise NumberError("manifest number must be 14 digits: year + province + city + serial")
     return ManifestNumber(

@@ -11,7 +11,7 @@ from django.utils import timezone
 from greenisle.accounts.choices import Role
 from greenisle.accounts.permissions import DRIVER_ROLES, RECEIVE_ROLES, membership_of
 from greenisle.audit.services import event_record, transition_apply
-from greenisle.catalog.models import WasteCode
+from greenisle.catalog.models import WASTE_CODE_RE, WasteCode
 from greenisle.core.errors import NotFound, PermissionDenied, ServiceError
 from greenisle.dispatch.choices import RequestStatus, TripStatus
 from greenisle.dispatch.models import PickupRequest, Trip
@@ -48,8 +48,10 @@ def _events(manifest: Manifest) -> dict[str, Any]:
 
 
 def _lock(manifest_id: Any) -> Manifest:
+    # of=("self",): lock the manifest only; PostgreSQL refuses FOR UPDATE on the nullable side of
+    # the outer join that select_related("trip") makes.
     manifest = (
-        Manifest.objects.select_for_update()
+        Manifest.objects.select_for_update(of=("self",))
         .select_related("producer", "producer_site", "carrier", "receiver", "trip")
         .filter(pk=manifest_id)
         .first()
@@ -81,7 +83,7 @@ def manifest_add_container(
     is created on the first container (办法 Art. 16: one manifest per producer per trip)."""
     membership = membership_of(actor)
     request = (
-        PickupRequest.objects.select_for_update()
+        PickupRequest.objects.select_for_update(of=("self",))  # bin and stop are outer joins: see _lock
         .select_related("site", "producer", "bin", "stop__trip__vehicle")
         .filter(pk=request_id)
         .first()
@@ -98,9 +100,11 @@ def manifest_add_container(
     if request.status != RequestStatus.ASSIGNED:
         raise ServiceError("请求已收运 / request is no longer waiting for collection", field="request_id")
     container_code = (container_code or "").strip()
-    if not container_code or len(container_code) > 64:
+    # Control characters would end up on labels and QR codes; NUL is refused by PostgreSQL (a 500).
+    if not container_code or len(container_code) > 64 or not container_code.isprintable():
         raise ServiceError("容器编码必填，最长64字符 / container code is required, ≤ 64 characters", field="container_code")
-    code = WasteCode.objects.current().filter(code=(waste_code or "").strip()).first()
+    waste_code = (waste_code or "").strip()
+    code = WasteCode.objects.current().filter(code=waste_code).first() if WASTE_CODE_RE.fullmatch(waste_code) else None
     if code is None:
         raise ServiceError("废物代码不在现行名录中 / waste code not in the catalogue in force", field="waste_code")
     if request.bin is not None and not request.bin.waste_codes.filter(pk=code.pk).exists():
@@ -194,7 +198,11 @@ def manifest_sign(*, actor: Any, manifest_id: Any, method: str, signature_code: 
         )
         if line.request_id and line.request_id not in seen:
             seen.add(line.request_id)
-            request = PickupRequest.objects.select_for_update().select_related("site", "producer").get(pk=line.request_id)
+            request = (
+                PickupRequest.objects.select_for_update(of=("self",))
+                .select_related("site", "producer")
+                .get(pk=line.request_id)
+            )
             request_mark_collected(request=request, actor=actor, organization=organization, manifest_number=manifest.number)
     return manifest
 

@@ -112,7 +112,8 @@ def reading_ingest(*, device: Bin, reading: ReadingIn, transport: str) -> Ingest
         raise PermissionDenied("设备已停用 / device is disabled", field="device", code="device_disabled")
     with transaction.atomic():
         # One writer per bin at a time, so two readings racing over the threshold open one request.
-        locked = Bin.objects.select_for_update().select_related("site").get(pk=device.pk)
+        # of=("self",): lock the bin only, not its site (shared with other bins) on PostgreSQL.
+        locked = Bin.objects.select_for_update(of=("self",)).select_related("site").get(pk=device.pk)
         try:
             with transaction.atomic():
                 row = Reading.objects.create(

@@ -18,14 +18,16 @@ DROP FUNCTION IF EXISTS audit_event_append_only();
 """
 
 
+# params=None: the SQL holds a literal '%' (RAISE's placeholder), which psycopg would otherwise
+# read as a query parameter ("incomplete placeholder") and the migration would fail.
 def forwards(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
+        schema_editor.execute(CREATE, params=None)
 
 
 def backwards(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
+        schema_editor.execute(DROP, params=None)
 
 
 class Migration(migrations.Migration):
