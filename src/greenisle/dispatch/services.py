@@ -34,13 +34,16 @@ def request_apply_fill(*, bin: Bin, fill_pct: Decimal, observed_at: dt.datetime)
     """
     from greenisle.telemetry.services import emptied_level
 
+    crossing = fill_pct >= bin.threshold_pct
+    if not crossing and fill_pct > emptied_level():
+        return None  # between the levels nothing changes: spare the hot path a query
     blocking = (
         PickupRequest.objects.select_for_update(of=("self",))
         .select_related("site", "producer")
         .filter(bin=bin, status__in=BLOCKING_STATUSES)
         .first()
     )
-    if fill_pct >= bin.threshold_pct:
+    if crossing:
         if blocking is not None:
             return None
         try:
