@@ -3,7 +3,8 @@
 from typing import Any
 
 from django.http import HttpRequest
-from ninja.security import APIKeyHeader, HttpBearer, SessionAuth
+from ninja.security import APIKeyHeader, HttpBearer
+from ninja.security import SessionAuth as NinjaSessionAuth
 
 from greenisle.accounts.models import user_for_token
 from greenisle.telemetry.services import device_authenticate
@@ -19,6 +20,16 @@ class BearerToken(HttpBearer):
         return user
 
 
+class SessionAuth(NinjaSessionAuth):
+    """The browser session. CSRF is checked only when a session cookie comes with the request: a token
+    client sends none, and must not be refused for lacking a CSRF cookie it has no use for."""
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        if self.param_name not in request.COOKIES:
+            return None
+        return super()._get_key(request)
+
+
 class DeviceKey(APIKeyHeader):
     """``X-Device-Key: dk_…`` — a smart bin's own key."""
 
@@ -28,5 +39,6 @@ class DeviceKey(APIKeyHeader):
         return device_authenticate(key)
 
 
-person_auth = [SessionAuth(), BearerToken()]
+# An explicit Authorization header wins over an ambient session cookie.
+person_auth = [BearerToken(), SessionAuth()]
 device_auth = DeviceKey()
