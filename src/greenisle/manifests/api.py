@@ -122,11 +122,8 @@ def list_manifests(request: HttpRequest, status: ManifestStatus | None = None) -
     return manifest_list_visible_to(request.user, status=status)
 
 
-@router.get("/manifests/{manifest_id}", response={200: ManifestDetailOut, 404: ErrorOut})
-def get_manifest(request: HttpRequest, manifest_id: uuid.UUID) -> Any:
-    return _detail(request, manifest_id)
-
-
+# Declared before /manifests/{manifest_id}: URL patterns match in order, and that one would take
+# "containers" for an id and answer POST with 405.
 @router.post(
     "/manifests/containers",
     response={201: ContainerOut, **WRITE_ERRORS},
@@ -135,6 +132,11 @@ def get_manifest(request: HttpRequest, manifest_id: uuid.UUID) -> Any:
 def add_container(request: HttpRequest, payload: ContainerIn) -> Any:
     line = manifest_add_container(actor=request.user, **payload.dict())
     return 201, {"manifest_id": line.manifest_id, "manifest_number": line.manifest.number, "line": line}
+
+
+@router.get("/manifests/{manifest_id}", response={200: ManifestDetailOut, 404: ErrorOut})
+def get_manifest(request: HttpRequest, manifest_id: uuid.UUID) -> Any:
+    return _detail(request, manifest_id)
 
 
 @router.post("/manifests/{manifest_id}/sign", response={200: ManifestDetailOut, **WRITE_ERRORS})
