@@ -3,9 +3,10 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from greenisle.api.auth import person_auth
+from greenisle.api.pagination import Pagination
 from greenisle.audit.models import Event
 
 router = Router(tags=["audit"], auth=person_auth)
@@ -30,7 +31,7 @@ class EventOut(Schema):
 
 
 @router.get("/audit-events", response=list[EventOut], summary="Audit events you may see, newest first")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_events(request: HttpRequest, object_id: str | None = None, action: str | None = None) -> Any:
     qs = Event.objects.visible_to(request.user).order_by("-id")
     if object_id:

@@ -4,9 +4,10 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from greenisle.api.auth import person_auth
+from greenisle.api.pagination import Pagination
 from greenisle.api.schemas import ErrorOut
 from greenisle.core.errors import NotFound
 from greenisle.devices.selectors import bin_get_visible_to, bin_list_visible_to
@@ -67,7 +68,7 @@ class BinOut(Schema):
 
 
 @router.get("/bins", response=list[BinOut], summary="Bins you may see, fullest first")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_bins(request: HttpRequest) -> Any:
     return bin_list_visible_to(request.user)
 

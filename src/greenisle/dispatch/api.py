@@ -4,9 +4,10 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from greenisle.api.auth import person_auth
+from greenisle.api.pagination import Pagination
 from greenisle.api.schemas import ErrorOut
 from greenisle.core.errors import NotFound
 from greenisle.dispatch.choices import RequestStatus
@@ -100,7 +101,7 @@ class TripAssignIn(Schema):
 
 
 @router.get("/pickup-requests", response=list[PickupRequestOut], summary="Pickup requests you may see")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_requests(request: HttpRequest, status: RequestStatus | None = None) -> Any:
     return request_list_visible_to(request.user, status=status)
 
@@ -114,13 +115,13 @@ def get_request(request: HttpRequest, request_id: uuid.UUID) -> Any:
 
 
 @router.get("/vehicles", response=list[VehicleOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_vehicles(request: HttpRequest) -> Any:
     return vehicle_list_visible_to(request.user)
 
 
 @router.get("/trips", response=list[TripOut])
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_trips(request: HttpRequest) -> Any:
     return trip_list_visible_to(request.user)
 

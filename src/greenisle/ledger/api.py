@@ -5,9 +5,10 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from greenisle.api.auth import person_auth
+from greenisle.api.pagination import Pagination
 from greenisle.ledger.models import RecordType
 from greenisle.ledger.selectors import ledger_list_visible_to
 
@@ -37,6 +38,6 @@ class LedgerRecordOut(Schema):
 
 
 @router.get("/ledger", response=list[LedgerRecordOut], summary="Ledger records (HJ 1259) you may see")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_ledger(request: HttpRequest, record_type: RecordType | None = None) -> Any:
     return ledger_list_visible_to(request.user, record_type=record_type)

@@ -5,9 +5,10 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from greenisle.api.auth import person_auth
+from greenisle.api.pagination import Pagination
 from greenisle.api.schemas import ErrorOut
 from greenisle.core.errors import NotFound
 from greenisle.manifests.choices import ManifestStatus
@@ -117,7 +118,7 @@ def _detail(request: HttpRequest, manifest_id: Any) -> Any:
 
 
 @router.get("/manifests", response=list[ManifestOut], summary="Manifests you may see")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_manifests(request: HttpRequest, status: ManifestStatus | None = None) -> Any:
     return manifest_list_visible_to(request.user, status=status)
 
