@@ -9,8 +9,9 @@ register = template.Library()
 @register.simple_tag
 def fill_bar(fill: Any, threshold: Any = 80) -> str:
     """A fill gauge: amber from 60 %, red at or above the bin's threshold."""
-    if fill is None:
-        return format_html('<span class="muted">—</span>')
+    # A bin that has not reported yet has no state: the template passes "" (an invalid variable), not None.
+    if fill is None or fill == "":
+        return format_html('<span class="muted">{}</span>', "—")
     value = float(fill)
     css = "full" if value >= float(threshold) else ("warn" if value >= 60 else "")
     return format_html(
