@@ -10,7 +10,11 @@ class AssignForm(forms.Form):
     request_ids = forms.MultipleChoiceField(label=_("Pickup requests"), widget=forms.CheckboxSelectMultiple)
     vehicle_id = forms.ChoiceField(label=_("Vehicle"))
     driver_id = forms.ChoiceField(label=_("Driver"))
-    service_date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    # <input type="date"> takes ISO dates only; the zh-hans locale's first input format (2026/11/22) would
+    # leave it empty, and the browser then refuses to submit the form.
+    service_date = forms.DateField(
+        label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
 
     def __init__(self, *args: Any, requests: Any, vehicles: Any, drivers: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
