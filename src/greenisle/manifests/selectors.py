@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from greenisle.audit.models import Event
+from greenisle.ledger.models import LedgerRecord
 from greenisle.manifests.models import Manifest
 
 
@@ -20,9 +21,12 @@ def manifest_list_visible_to(user: Any, *, status: str | None = None) -> QuerySe
 
 
 def manifest_get_visible_to(user: Any, manifest_id: Any) -> Manifest | None:
+    # The manifest's ledger records as the person's own ledger shows them (ADR 0002): the producer its
+    # production records, the regulator those in its division, the collector both.
+    ledger = LedgerRecord.objects.visible_to(user).select_related("waste_code", "organization")
     return (
         manifest_list_visible_to(user)
-        .prefetch_related("lines__waste_code", "ledger_records__waste_code")
+        .prefetch_related("lines__waste_code", Prefetch("ledger_records", queryset=ledger))
         .filter(pk=manifest_id)
         .first()
     )
