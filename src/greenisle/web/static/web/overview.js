@@ -7,8 +7,8 @@ document.addEventListener("DOMContentLoaded", function () {
     var keys = Object.keys(d.series);
     chart.setOption({
       tooltip: { trigger: "axis" },
-      legend: { data: keys.map(function (k) { return d.labels[k]; }) },
-      grid: { left: 40, right: 10, bottom: 30, top: 40 },
+      legend: { bottom: 0, data: keys.map(function (k) { return d.labels[k]; }) },
+      grid: { left: 40, right: 10, bottom: 60, top: 16 },
       xAxis: { type: "category", data: d.divisions },
       yAxis: { type: "value" },
       series: keys.map(function (k) { return { name: d.labels[k], type: "bar", data: d.series[k] }; })
