@@ -47,18 +47,36 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     producer = Organization.objects.create(
-        kind="producer", name="基准产废单位", division_id="320602", uscc=uscc_with_check_digit("91320602B00000001")
+        kind="producer",
+        name="基准产废单位",
+        division_id="320602",
+        uscc=uscc_with_check_digit("91320602B00000001"),
     )
     collector = Organization.objects.create(
-        kind="collector", name="基准收集单位", division_id="320602", uscc=uscc_with_check_digit("91320602B00000002")
+        kind="collector",
+        name="基准收集单位",
+        division_id="320602",
+        uscc=uscc_with_check_digit("91320602B00000002"),
     )
     site = Site.objects.create(
-        organization=producer, name="厂区", address="崇川区", latitude=32.0, longitude=120.86, division_id="320602"
+        organization=producer,
+        name="厂区",
+        address="崇川区",
+        latitude=32.0,
+        longitude=120.86,
+        division_id="320602",
     )
     code = WasteCode.objects.current().get(code="900-041-49")
     bins, keys = [], []
     for i in range(args.bins):
-        b = Bin(serial=f"BENCH{i:05d}", name="bench", site=site, collector=collector, capacity_l=240, capacity_kg=200)
+        b = Bin(
+            serial=f"BENCH{i:05d}",
+            name="bench",
+            site=site,
+            collector=collector,
+            capacity_l=240,
+            capacity_kg=200,
+        )
         keys.append(b.rotate_key())
         b.save()
         b.waste_codes.add(code)
@@ -97,7 +115,10 @@ def main() -> None:
             body["observed_at"] = body["observed_at"].isoformat()  # type: ignore[union-attr]
             body["fill_pct"] = 3.0
             response = client.post(
-                "/api/v1/readings", data=json.dumps(body), content_type="application/json", HTTP_X_DEVICE_KEY=keys[i]
+                "/api/v1/readings",
+                data=json.dumps(body),
+                content_type="application/json",
+                HTTP_X_DEVICE_KEY=keys[i],
             )
             assert response.status_code == 201, response.content
             m += 1

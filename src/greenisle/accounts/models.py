@@ -88,7 +88,9 @@ class ApiToken(TimeStampedModel):
     @classmethod
     def issue(cls, *, membership: Membership, name: str) -> tuple[ApiToken, str]:
         raw = "gi_" + secrets.token_urlsafe(32)
-        token = cls.objects.create(membership=membership, name=name, prefix=raw[:8], token_hash=hash_token(raw))
+        token = cls.objects.create(
+            membership=membership, name=name, prefix=raw[:8], token_hash=hash_token(raw)
+        )
         return token, raw
 
 

@@ -49,7 +49,9 @@ def verify(links: Iterable[ChainLink]) -> ChainBreak | None:
     expected_prev = GENESIS
     for link in links:
         if link.prev_hash != expected_prev:
-            return ChainBreak(link.ident, "previous hash does not match: an event before it was removed or altered")
+            return ChainBreak(
+                link.ident, "previous hash does not match: an event before it was removed or altered"
+            )
         if event_hash(link.prev_hash, link.fields) != link.hash:
             return ChainBreak(link.ident, "hash does not match its content: the event was altered")
         expected_prev = link.hash

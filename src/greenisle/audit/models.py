@@ -72,7 +72,9 @@ class Event(models.Model):
             "actor_id": self.actor_id,
             "actor_label": self.actor_label,
             "organization_id": str(self.organization_id) if self.organization_id else None,
-            "subject_organization_id": str(self.subject_organization_id) if self.subject_organization_id else None,
+            "subject_organization_id": str(self.subject_organization_id)
+            if self.subject_organization_id
+            else None,
             "division_code": self.division_code,
             "action": self.action,
             "object_type": self.object_type,

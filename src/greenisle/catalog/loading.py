@@ -12,8 +12,14 @@ from django.db import transaction
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CATALOGUE_COLUMNS = {
-    "seq", "category", "category_name", "industry_code", "industry_source",
-    "waste_code", "waste_name", "hazard_characteristics",
+    "seq",
+    "category",
+    "category_name",
+    "industry_code",
+    "industry_source",
+    "waste_code",
+    "waste_name",
+    "hazard_characteristics",
 }
 EXEMPTION_COLUMNS = {"seq", "waste_name", "category", "waste_codes", "stage", "condition", "exempt_content"}
 
@@ -48,7 +54,10 @@ def load_edition(
 
         models = live
     Edition, HazardCategory, WasteCode, Exemption = (
-        models.Edition, models.HazardCategory, models.WasteCode, models.Exemption,
+        models.Edition,
+        models.HazardCategory,
+        models.WasteCode,
+        models.Exemption,
     )
     rows = _rows(catalogue_csv, CATALOGUE_COLUMNS)
     if make_current:

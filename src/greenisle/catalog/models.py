@@ -28,7 +28,9 @@ class Edition(models.Model):
     class Meta:
         ordering = ["-in_force_from"]
         constraints = [
-            models.UniqueConstraint(fields=["is_current"], condition=models.Q(is_current=True), name="one_current_edition")
+            models.UniqueConstraint(
+                fields=["is_current"], condition=models.Q(is_current=True), name="one_current_edition"
+            )
         ]
         verbose_name = _("catalogue edition")
         verbose_name_plural = _("catalogue editions")

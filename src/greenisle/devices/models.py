@@ -36,18 +36,27 @@ class Bin(PublicModel):
     name = models.CharField(_("name"), max_length=100)
     site = models.ForeignKey("organizations.Site", on_delete=models.PROTECT, related_name="bins")
     collector = models.ForeignKey(
-        "organizations.Organization", on_delete=models.PROTECT, related_name="operated_bins",
+        "organizations.Organization",
+        on_delete=models.PROTECT,
+        related_name="operated_bins",
         verbose_name=_("collector"),
     )
     capacity_l = models.PositiveIntegerField(_("capacity (L)"))
     capacity_kg = models.DecimalField(_("capacity (kg)"), max_digits=9, decimal_places=2)
-    waste_codes = models.ManyToManyField("catalog.WasteCode", related_name="bins", verbose_name=_("waste codes"))
+    waste_codes = models.ManyToManyField(
+        "catalog.WasteCode", related_name="bins", verbose_name=_("waste codes")
+    )
     threshold_pct = models.DecimalField(
-        _("threshold (%)"), max_digits=5, decimal_places=2, default=80,
+        _("threshold (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=80,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
     )
     reporting_interval_s = models.PositiveIntegerField(_("reporting interval (s)"), default=900)
-    transport = models.CharField(_("transport"), max_length=10, choices=Transport.choices, default=Transport.HTTP)
+    transport = models.CharField(
+        _("transport"), max_length=10, choices=Transport.choices, default=Transport.HTTP
+    )
     key_prefix = models.CharField(max_length=8, blank=True)
     key_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
     enabled = models.BooleanField(_("enabled"), default=True)

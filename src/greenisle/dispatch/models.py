@@ -23,14 +23,20 @@ class PickupRequestQuerySet(VisibleQuerySet):
 class PickupRequest(PublicModel):
     """A bin (or a producer) asks for collection. At most one blocking request per bin."""
 
-    bin = models.ForeignKey("devices.Bin", on_delete=models.PROTECT, related_name="pickup_requests", null=True, blank=True)
+    bin = models.ForeignKey(
+        "devices.Bin", on_delete=models.PROTECT, related_name="pickup_requests", null=True, blank=True
+    )
     site = models.ForeignKey("organizations.Site", on_delete=models.PROTECT, related_name="pickup_requests")
-    producer = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="pickup_requests")
+    producer = models.ForeignKey(
+        "organizations.Organization", on_delete=models.PROTECT, related_name="pickup_requests"
+    )
     collector = models.ForeignKey(
         "organizations.Organization", on_delete=models.PROTECT, related_name="collector_pickup_requests"
     )
     origin = models.CharField(_("origin"), max_length=20, choices=RequestOrigin.choices)
-    status = models.CharField(_("status"), max_length=20, choices=RequestStatus.choices, default=RequestStatus.OPEN)
+    status = models.CharField(
+        _("status"), max_length=20, choices=RequestStatus.choices, default=RequestStatus.OPEN
+    )
     fill_pct_at_open = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
     opened_at = models.DateTimeField(_("opened at"))
     emptied_at = models.DateTimeField(_("bin emptied at"), null=True, blank=True)
@@ -43,7 +49,9 @@ class PickupRequest(PublicModel):
         constraints = [
             # Exactly one request per bin and fill cycle, even when two readings race.
             models.UniqueConstraint(
-                fields=["bin"], condition=models.Q(status__in=BLOCKING_STATUSES), name="one_blocking_request_per_bin"
+                fields=["bin"],
+                condition=models.Q(status__in=BLOCKING_STATUSES),
+                name="one_blocking_request_per_bin",
             ),
         ]
         verbose_name = _("pickup request")
@@ -62,7 +70,9 @@ class VehicleQuerySet(VisibleQuerySet):
 class Vehicle(PublicModel):
     """A hazardous-goods truck of a collector."""
 
-    collector = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="vehicles")
+    collector = models.ForeignKey(
+        "organizations.Organization", on_delete=models.PROTECT, related_name="vehicles"
+    )
     plate = models.CharField(_("plate"), max_length=16, unique=True)
     capacity_kg = models.DecimalField(_("capacity (kg)"), max_digits=9, decimal_places=2)
     dg_permit_number = models.CharField(_("dangerous goods permit"), max_length=64)
@@ -88,11 +98,15 @@ class TripQuerySet(VisibleQuerySet):
 class Trip(PublicModel):
     """One round of one truck on one day: the parent of the manifests of the producers it serves (办法 Art. 16)."""
 
-    collector = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="trips")
+    collector = models.ForeignKey(
+        "organizations.Organization", on_delete=models.PROTECT, related_name="trips"
+    )
     vehicle = models.ForeignKey(Vehicle, on_delete=models.PROTECT, related_name="trips")
     driver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="trips")
     service_date = models.DateField(_("date"))
-    status = models.CharField(_("status"), max_length=20, choices=TripStatus.choices, default=TripStatus.PLANNED)
+    status = models.CharField(
+        _("status"), max_length=20, choices=TripStatus.choices, default=TripStatus.PLANNED
+    )
 
     objects = TripQuerySet.as_manager()
 

@@ -76,8 +76,13 @@ def request_apply_fill(*, bin: Bin, fill_pct: Decimal, observed_at: dt.datetime)
             blocking.save(update_fields=["emptied_at", "updated_at"])
         else:
             transition_apply(
-                table=REQUEST_TRANSITIONS, obj=blocking, target=RequestStatus.CLOSED, role="system",
-                actor=None, organization=None, payload=payload,
+                table=REQUEST_TRANSITIONS,
+                obj=blocking,
+                target=RequestStatus.CLOSED,
+                role="system",
+                actor=None,
+                organization=None,
+                payload=payload,
                 extra_fields={"emptied_at": observed_at, "closed_at": timezone.now()},
                 **_request_event_kwargs(blocking),
             )
@@ -98,9 +103,12 @@ def trip_assign(
         raise NotFound("车辆不存在 / no such vehicle of yours", field="vehicle_id")
     if vehicle.dg_permit_valid_to < service_date:
         raise ServiceError(
-            "车辆危险货物运输许可已过期 / the vehicle's dangerous goods permit has expired", field="vehicle_id"
+            "车辆危险货物运输许可已过期 / the vehicle's dangerous goods permit has expired",
+            field="vehicle_id",
         )
-    driver_membership = collector.memberships.filter(user_id=driver_id, role=Role.DRIVER).select_related("user").first()
+    driver_membership = (
+        collector.memberships.filter(user_id=driver_id, role=Role.DRIVER).select_related("user").first()
+    )
     if driver_membership is None:
         raise NotFound("司机不存在 / no such driver of yours", field="driver_id")
     requests = list(
@@ -110,7 +118,9 @@ def trip_assign(
         .order_by("opened_at")
     )
     if len(requests) != len(set(map(str, request_ids))):
-        raise NotFound("有收运请求不存在或不属于本单位 / a request is unknown or not yours", field="request_ids")
+        raise NotFound(
+            "有收运请求不存在或不属于本单位 / a request is unknown or not yours", field="request_ids"
+        )
     trip = Trip.objects.filter(
         vehicle=vehicle, driver=driver_membership.user, service_date=service_date, status=TripStatus.PLANNED
     ).first()
@@ -119,15 +129,28 @@ def trip_assign(
             collector=collector, vehicle=vehicle, driver=driver_membership.user, service_date=service_date
         )
         event_record(
-            action="dispatch.trip.created", obj=trip, actor=actor, organization=collector,
-            subject_organization=collector, division_code=collector.division_id,
-            payload={"vehicle": vehicle.plate, "driver": str(driver_membership.user), "date": service_date.isoformat()},
+            action="dispatch.trip.created",
+            obj=trip,
+            actor=actor,
+            organization=collector,
+            subject_organization=collector,
+            division_code=collector.division_id,
+            payload={
+                "vehicle": vehicle.plate,
+                "driver": str(driver_membership.user),
+                "date": service_date.isoformat(),
+            },
         )
     position = trip.stops.count()
     for request in requests:
         transition_apply(
-            table=REQUEST_TRANSITIONS, obj=request, target=RequestStatus.ASSIGNED, role="dispatcher",
-            actor=actor, organization=collector, payload={"trip": str(trip.pk), "vehicle": vehicle.plate},
+            table=REQUEST_TRANSITIONS,
+            obj=request,
+            target=RequestStatus.ASSIGNED,
+            role="dispatcher",
+            actor=actor,
+            organization=collector,
+            payload={"trip": str(trip.pk), "vehicle": vehicle.plate},
             **_request_event_kwargs(request),
         )
         position += 1
@@ -135,12 +158,20 @@ def trip_assign(
     return trip
 
 
-def request_mark_collected(*, request: PickupRequest, actor: Any, organization: Any, manifest_number: str) -> None:
+def request_mark_collected(
+    *, request: PickupRequest, actor: Any, organization: Any, manifest_number: str
+) -> None:
     """Inside the manifest signature's transaction: the request's waste is now on the truck."""
     target = RequestStatus.CLOSED if request.emptied_at else RequestStatus.COLLECTED
     extra = {"closed_at": timezone.now()} if target == RequestStatus.CLOSED else {}
     transition_apply(
-        table=REQUEST_TRANSITIONS, obj=request, target=target, role="system", actor=actor,
-        organization=organization, payload={"manifest": manifest_number}, extra_fields=extra,
+        table=REQUEST_TRANSITIONS,
+        obj=request,
+        target=target,
+        role="system",
+        actor=actor,
+        organization=organization,
+        payload={"manifest": manifest_number},
+        extra_fields=extra,
         **_request_event_kwargs(request),
     )

@@ -21,6 +21,8 @@ REQUEST_TRANSITIONS = TransitionTable(
         Transition(COLLECTED, CLOSED, frozenset({"system"}), "dispatch.pickup_request.closed"),
         # A bin emptied before anyone was sent (the producer emptied it by hand): nothing left to fetch.
         Transition(OPEN, CLOSED, frozenset({"system"}), "dispatch.pickup_request.closed"),
-        Transition(OPEN, CANCELLED, frozenset({"dispatcher", "producer"}), "dispatch.pickup_request.cancelled"),
+        Transition(
+            OPEN, CANCELLED, frozenset({"dispatcher", "producer"}), "dispatch.pickup_request.cancelled"
+        ),
     ],
 )

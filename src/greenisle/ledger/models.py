@@ -29,7 +29,9 @@ class LedgerSerial(models.Model):
 
     class Meta:
         ordering = ["site", "day", "record_type"]
-        constraints = [models.UniqueConstraint(fields=["site", "record_type", "day"], name="uniq_ledger_serial")]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "record_type", "day"], name="uniq_ledger_serial")
+        ]
         verbose_name = _("ledger serial")
         verbose_name_plural = _("ledger serials")
 
@@ -47,12 +49,16 @@ class LedgerRecordQuerySet(VisibleQuerySet):
 class LedgerRecord(PublicModel):
     """One ledger line: a container produced, stored in, stored out, used or disposed of."""
 
-    organization = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="ledger_records")
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.PROTECT, related_name="ledger_records"
+    )
     site = models.ForeignKey("organizations.Site", on_delete=models.PROTECT, related_name="ledger_records")
     record_type = models.CharField(_("record type"), max_length=30, choices=RecordType.choices)
     batch_code = models.CharField(_("batch code"), max_length=32)
     source_batch_code = models.CharField(_("source batch code"), max_length=32, blank=True)
-    waste_code = models.ForeignKey("catalog.WasteCode", on_delete=models.PROTECT, related_name="ledger_records")
+    waste_code = models.ForeignKey(
+        "catalog.WasteCode", on_delete=models.PROTECT, related_name="ledger_records"
+    )
     container_code = models.CharField(_("container code"), max_length=64)
     weight_kg = models.DecimalField(_("weight (kg)"), max_digits=9, decimal_places=2)
     occurred_at = models.DateTimeField(_("time"))
@@ -67,7 +73,9 @@ class LedgerRecord(PublicModel):
 
     class Meta:
         ordering = ["-occurred_at"]
-        constraints = [models.UniqueConstraint(fields=["site", "batch_code"], name="uniq_batch_code_per_site")]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "batch_code"], name="uniq_batch_code_per_site")
+        ]
         verbose_name = _("ledger record")
         verbose_name_plural = _("ledger records")
 

@@ -16,7 +16,11 @@ from greenisle.ledger.models import LedgerRecord, LedgerSerial
 
 def _next_serial(*, site: Any, record_type: str, day: dt.date) -> int:
     for _attempt in range(3):
-        counter = LedgerSerial.objects.select_for_update().filter(site=site, record_type=record_type, day=day).first()
+        counter = (
+            LedgerSerial.objects.select_for_update()
+            .filter(site=site, record_type=record_type, day=day)
+            .first()
+        )
         if counter is None:
             try:
                 with transaction.atomic():

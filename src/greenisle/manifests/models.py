@@ -50,16 +50,34 @@ class Manifest(PublicModel):
     """An electronic transfer manifest."""
 
     number = models.CharField(_("manifest number"), max_length=14, unique=True)
-    status = models.CharField(_("status"), max_length=20, choices=ManifestStatus.choices, default=ManifestStatus.DRAFT)
-    trip = models.ForeignKey("dispatch.Trip", on_delete=models.PROTECT, related_name="manifests", null=True, blank=True)
-    producer = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="produced_manifests")
-    producer_site = models.ForeignKey("organizations.Site", on_delete=models.PROTECT, related_name="manifests")
-    carrier = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="carried_manifests")
-    receiver = models.ForeignKey("organizations.Organization", on_delete=models.PROTECT, related_name="received_manifests")
-    receiver_site = models.ForeignKey(
-        "organizations.Site", on_delete=models.PROTECT, related_name="incoming_manifests", null=True, blank=True
+    status = models.CharField(
+        _("status"), max_length=20, choices=ManifestStatus.choices, default=ManifestStatus.DRAFT
     )
-    vehicle = models.ForeignKey("dispatch.Vehicle", on_delete=models.PROTECT, related_name="manifests", null=True, blank=True)
+    trip = models.ForeignKey(
+        "dispatch.Trip", on_delete=models.PROTECT, related_name="manifests", null=True, blank=True
+    )
+    producer = models.ForeignKey(
+        "organizations.Organization", on_delete=models.PROTECT, related_name="produced_manifests"
+    )
+    producer_site = models.ForeignKey(
+        "organizations.Site", on_delete=models.PROTECT, related_name="manifests"
+    )
+    carrier = models.ForeignKey(
+        "organizations.Organization", on_delete=models.PROTECT, related_name="carried_manifests"
+    )
+    receiver = models.ForeignKey(
+        "organizations.Organization", on_delete=models.PROTECT, related_name="received_manifests"
+    )
+    receiver_site = models.ForeignKey(
+        "organizations.Site",
+        on_delete=models.PROTECT,
+        related_name="incoming_manifests",
+        null=True,
+        blank=True,
+    )
+    vehicle = models.ForeignKey(
+        "dispatch.Vehicle", on_delete=models.PROTECT, related_name="manifests", null=True, blank=True
+    )
     producer_signed_at = models.DateTimeField(_("signed by producer at"), null=True, blank=True)
     producer_signed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -98,19 +116,29 @@ class ManifestLine(TimeStampedModel):
     """One container on a manifest."""
 
     manifest = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="lines")
-    waste_code = models.ForeignKey("catalog.WasteCode", on_delete=models.PROTECT, related_name="manifest_lines")
+    waste_code = models.ForeignKey(
+        "catalog.WasteCode", on_delete=models.PROTECT, related_name="manifest_lines"
+    )
     container_code = models.CharField(_("container code"), max_length=64)
     request = models.ForeignKey(
-        "dispatch.PickupRequest", on_delete=models.PROTECT, related_name="manifest_lines", null=True, blank=True
+        "dispatch.PickupRequest",
+        on_delete=models.PROTECT,
+        related_name="manifest_lines",
+        null=True,
+        blank=True,
     )
     weight_kg = models.DecimalField(_("weight (kg)"), max_digits=9, decimal_places=2)
-    received_weight_kg = models.DecimalField(_("received weight (kg)"), max_digits=9, decimal_places=2, null=True, blank=True)
+    received_weight_kg = models.DecimalField(
+        _("received weight (kg)"), max_digits=9, decimal_places=2, null=True, blank=True
+    )
     decision = models.CharField(_("decision"), max_length=20, choices=LineDecision.choices, blank=True)
 
     class Meta:
         ordering = ["manifest", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["manifest", "container_code"], name="uniq_container_per_manifest"),
+            models.UniqueConstraint(
+                fields=["manifest", "container_code"], name="uniq_container_per_manifest"
+            ),
             models.CheckConstraint(condition=models.Q(weight_kg__gt=0), name="line_weight_positive"),
         ]
         verbose_name = _("manifest line")

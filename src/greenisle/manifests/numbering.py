@@ -33,7 +33,9 @@ def format_number(year: int, province_city: str, serial: int) -> str:
     if not re.fullmatch(r"\d{4}", province_city):
         raise NumberError(f"province+city {province_city!r} is not 4 digits")
     if not (1 <= serial <= MAX_SERIAL):
-        raise NumberError(f"serial {serial} is outside 1..{MAX_SERIAL}: the city's numbers for {year} are used up")
+        raise NumberError(
+            f"serial {serial} is outside 1..{MAX_SERIAL}: the city's numbers for {year} are used up"
+        )
     return f"{year:04d}{province_city}{serial:06d}"
 
 
@@ -41,6 +43,4 @@ def parse_number(value: str) -> ManifestNumber:
     match = NUMBER_RE.fullmatch(value)
     if not match:
         raise NumberError("manifest number must be 14 digits: year + province + city + serial")
-    return ManifestNumber(
-        int(match["year"]), match["province"] + match["city"], int(match["serial"])
-    )
+    return ManifestNumber(int(match["year"]), match["province"] + match["city"], int(match["serial"]))

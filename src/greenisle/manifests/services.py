@@ -96,17 +96,27 @@ def manifest_add_container(
         or membership.role not in DRIVER_ROLES
         or (membership.role == Role.DRIVER and trip.driver_id != actor.pk)
     ):
-        raise PermissionDenied("只有本车次司机可记录 / only this trip's driver may record", field="request_id")
+        raise PermissionDenied(
+            "只有本车次司机可记录 / only this trip's driver may record", field="request_id"
+        )
     if request.status != RequestStatus.ASSIGNED:
         raise ServiceError("请求已收运 / request is no longer waiting for collection", field="request_id")
     container_code = (container_code or "").strip()
     # Control characters would end up on labels and QR codes; NUL is refused by PostgreSQL (a 500).
     if not container_code or len(container_code) > 64 or not container_code.isprintable():
-        raise ServiceError("容器编码必填，最长64字符 / container code is required, ≤ 64 characters", field="container_code")
+        raise ServiceError(
+            "容器编码必填，最长64字符 / container code is required, ≤ 64 characters", field="container_code"
+        )
     waste_code = (waste_code or "").strip()
-    code = WasteCode.objects.current().filter(code=waste_code).first() if WASTE_CODE_RE.fullmatch(waste_code) else None
+    code = (
+        WasteCode.objects.current().filter(code=waste_code).first()
+        if WASTE_CODE_RE.fullmatch(waste_code)
+        else None
+    )
     if code is None:
-        raise ServiceError("废物代码不在现行名录中 / waste code not in the catalogue in force", field="waste_code")
+        raise ServiceError(
+            "废物代码不在现行名录中 / waste code not in the catalogue in force", field="waste_code"
+        )
     if request.bin is not None and not request.bin.waste_codes.filter(pk=code.pk).exists():
         raise ServiceError("该云仓不收此类废物 / this bin does not hold that waste code", field="waste_code")
     weight = _weight(weight_kg, "weight_kg")
@@ -129,8 +139,12 @@ def manifest_add_container(
             vehicle=trip.vehicle,
         )
         event_record(
-            action="manifests.manifest.created", obj=manifest, actor=actor, organization=trip.collector,
-            payload={"number": manifest.number, "trip": str(trip.pk)}, **_events(manifest),
+            action="manifests.manifest.created",
+            obj=manifest,
+            actor=actor,
+            organization=trip.collector,
+            payload={"number": manifest.number, "trip": str(trip.pk)},
+            **_events(manifest),
         )
     elif manifest.status != ManifestStatus.DRAFT:
         raise ServiceError("联单已签署，不能再加容器 / manifest already signed", field="request_id")
@@ -140,7 +154,10 @@ def manifest_add_container(
         manifest=manifest, waste_code=code, container_code=container_code, request=request, weight_kg=weight
     )
     event_record(
-        action="manifests.manifest.line_added", obj=manifest, actor=actor, organization=trip.collector,
+        action="manifests.manifest.line_added",
+        obj=manifest,
+        actor=actor,
+        organization=trip.collector,
         payload={"container_code": container_code, "waste_code": code.code, "weight_kg": str(weight)},
         **_events(manifest),
     )
@@ -152,26 +169,38 @@ def _signing_role(manifest: Manifest, actor: Any, method: str, signature_code: s
     org_id = membership.organization_id
     if method == SignatureMethod.SESSION:
         if org_id != manifest.producer_id:
-            raise PermissionDenied("只有产废单位本人可签 / only the producer signs in its session", field="method")
+            raise PermissionDenied(
+                "只有产废单位本人可签 / only the producer signs in its session", field="method"
+            )
         return "producer"
     if method == SignatureMethod.CODE:
         if org_id != manifest.carrier_id or membership.role not in DRIVER_ROLES:
-            raise PermissionDenied("签字码只能在承运司机手机上输入 / codes are entered on the carrier's phone", field="method")
+            raise PermissionDenied(
+                "签字码只能在承运司机手机上输入 / codes are entered on the carrier's phone", field="method"
+            )
         if not signature_code or not manifest.producer.check_signature_code(signature_code):
-            raise PermissionDenied("签字码不正确 / signature code is wrong", field="signature_code", code="bad_signature_code")
+            raise PermissionDenied(
+                "签字码不正确 / signature code is wrong", field="signature_code", code="bad_signature_code"
+            )
         return "producer_code"
     if method == SignatureMethod.DELEGATED:
-        delegated = ServiceContract.objects.active().filter(
-            collector_id=org_id, producer_id=manifest.producer_id, delegated_signing=True
-        ).exists()
+        delegated = (
+            ServiceContract.objects.active()
+            .filter(collector_id=org_id, producer_id=manifest.producer_id, delegated_signing=True)
+            .exists()
+        )
         if org_id != manifest.carrier_id or not delegated:
-            raise PermissionDenied("产废单位未委托代签 / the producer has not delegated signing", field="method")
+            raise PermissionDenied(
+                "产废单位未委托代签 / the producer has not delegated signing", field="method"
+            )
         return "producer_delegated"
     raise ServiceError("未知签署方式 / unknown signature method", field="method")
 
 
 @transaction.atomic
-def manifest_sign(*, actor: Any, manifest_id: Any, method: str, signature_code: str | None = None) -> Manifest:
+def manifest_sign(
+    *, actor: Any, manifest_id: Any, method: str, signature_code: str | None = None
+) -> Manifest:
     """The producer signs: in its session, by its code on the driver's phone, or by delegation.
     Its requests count as collected and its ledger gets a production record per container."""
     manifest = _lock(manifest_id)
@@ -179,8 +208,13 @@ def manifest_sign(*, actor: Any, manifest_id: Any, method: str, signature_code: 
     now = timezone.now()
     organization = membership_of(actor).organization
     transition_apply(
-        table=MANIFEST_TRANSITIONS, obj=manifest, target=ManifestStatus.PRODUCER_SIGNED, role=role,
-        actor=actor, organization=organization, payload={"method": method},
+        table=MANIFEST_TRANSITIONS,
+        obj=manifest,
+        target=ManifestStatus.PRODUCER_SIGNED,
+        role=role,
+        actor=actor,
+        organization=organization,
+        payload={"method": method},
         extra_fields={
             "producer_signed_at": now,
             "producer_signed_by": actor if method == SignatureMethod.SESSION else None,
@@ -192,9 +226,16 @@ def manifest_sign(*, actor: Any, manifest_id: Any, method: str, signature_code: 
     seen: set[Any] = set()
     for line in lines:
         ledger_record_add(
-            organization=manifest.producer, site=manifest.producer_site, record_type=RecordType.PRODUCTION,
-            waste_code=line.waste_code, container_code=line.container_code, weight_kg=line.weight_kg,
-            occurred_at=now, actor=actor, manifest=manifest, counterparty=manifest.receiver,
+            organization=manifest.producer,
+            site=manifest.producer_site,
+            record_type=RecordType.PRODUCTION,
+            waste_code=line.waste_code,
+            container_code=line.container_code,
+            weight_kg=line.weight_kg,
+            occurred_at=now,
+            actor=actor,
+            manifest=manifest,
+            counterparty=manifest.receiver,
         )
         if line.request_id and line.request_id not in seen:
             seen.add(line.request_id)
@@ -203,7 +244,9 @@ def manifest_sign(*, actor: Any, manifest_id: Any, method: str, signature_code: 
                 .select_related("site", "producer")
                 .get(pk=line.request_id)
             )
-            request_mark_collected(request=request, actor=actor, organization=organization, manifest_number=manifest.number)
+            request_mark_collected(
+                request=request, actor=actor, organization=organization, manifest_number=manifest.number
+            )
     return manifest
 
 
@@ -213,10 +256,17 @@ def manifest_depart(*, actor: Any, manifest_id: Any) -> Manifest:
     manifest = _lock(manifest_id)
     membership = membership_of(actor)
     if membership.organization_id != manifest.carrier_id or membership.role not in DRIVER_ROLES:
-        raise PermissionDenied("只有承运单位司机可确认出发 / only the carrier's driver departs", field="manifest_id")
+        raise PermissionDenied(
+            "只有承运单位司机可确认出发 / only the carrier's driver departs", field="manifest_id"
+        )
     transition_apply(
-        table=MANIFEST_TRANSITIONS, obj=manifest, target=ManifestStatus.IN_TRANSIT, role="carrier",
-        actor=actor, organization=membership.organization, extra_fields={"departed_at": timezone.now()},
+        table=MANIFEST_TRANSITIONS,
+        obj=manifest,
+        target=ManifestStatus.IN_TRANSIT,
+        role="carrier",
+        actor=actor,
+        organization=membership.organization,
+        extra_fields={"departed_at": timezone.now()},
         **_events(manifest),
     )
     if manifest.trip and manifest.trip.status == TripStatus.PLANNED:
@@ -233,21 +283,29 @@ def manifest_receive(*, actor: Any, manifest_id: Any, received_weights: dict[str
     manifest = _lock(manifest_id)
     membership = membership_of(actor)
     if membership.organization_id != manifest.receiver_id or membership.role not in RECEIVE_ROLES:
-        raise PermissionDenied("只有接收单位可确认接收 / only the receiver confirms receipt", field="manifest_id")
+        raise PermissionDenied(
+            "只有接收单位可确认接收 / only the receiver confirms receipt", field="manifest_id"
+        )
     lines = list(manifest.lines.select_related("waste_code").order_by("id"))
     given = {str(k): v for k, v in (received_weights or {}).items()}
     weights: dict[int, Decimal] = {}
     for line in lines:
         field = f"received_weights.{line.pk}"
         if str(line.pk) not in given:
-            raise ServiceError(f"缺少容器 {line.container_code} 的接收重量 / received weight missing", field=field)
+            raise ServiceError(
+                f"缺少容器 {line.container_code} 的接收重量 / received weight missing", field=field
+            )
         weights[line.pk] = _weight(given.pop(str(line.pk)), field)
     if given:
         raise ServiceError("包含不属于本联单的行 / lines not on this manifest", field="received_weights")
     now = timezone.now()
     transition_apply(
-        table=MANIFEST_TRANSITIONS, obj=manifest, target=ManifestStatus.RECEIVED, role="receiver",
-        actor=actor, organization=membership.organization,
+        table=MANIFEST_TRANSITIONS,
+        obj=manifest,
+        target=ManifestStatus.RECEIVED,
+        role="receiver",
+        actor=actor,
+        organization=membership.organization,
         payload={"received_kg": {str(k): str(v) for k, v in weights.items()}},
         extra_fields={"received_at": now, "received_by": actor},
         **_events(manifest),
@@ -264,9 +322,16 @@ def manifest_receive(*, actor: Any, manifest_id: Any, received_weights: dict[str
         line.decision = LineDecision.ACCEPTED
         line.save(update_fields=["received_weight_kg", "decision", "updated_at"])
         ledger_record_add(
-            organization=manifest.receiver, site=site, record_type=RecordType.STORAGE_IN,
-            waste_code=line.waste_code, container_code=line.container_code, weight_kg=weights[line.pk],
-            occurred_at=now, actor=actor, manifest=manifest, counterparty=manifest.producer,
+            organization=manifest.receiver,
+            site=site,
+            record_type=RecordType.STORAGE_IN,
+            waste_code=line.waste_code,
+            container_code=line.container_code,
+            weight_kg=weights[line.pk],
+            occurred_at=now,
+            actor=actor,
+            manifest=manifest,
+            counterparty=manifest.producer,
             source_batch_code=production.get(line.container_code, ""),
         )
     return manifest

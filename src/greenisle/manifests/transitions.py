@@ -28,8 +28,11 @@ MANIFEST_TRANSITIONS = TransitionTable(
     "manifest",
     [
         Transition(
-            S_DRAFT, S_SIGNED, frozenset({"producer", "producer_code", "producer_delegated"}),
-            "manifests.manifest.signed", (_has_lines,),
+            S_DRAFT,
+            S_SIGNED,
+            frozenset({"producer", "producer_code", "producer_delegated"}),
+            "manifests.manifest.signed",
+            (_has_lines,),
         ),
         Transition(S_SIGNED, S_TRANSIT, frozenset({"carrier"}), "manifests.manifest.departed"),
         Transition(S_TRANSIT, S_RECEIVED, frozenset({"receiver"}), "manifests.manifest.received"),

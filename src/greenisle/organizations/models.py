@@ -33,9 +33,13 @@ def _division_validator(value: str) -> None:
 class Division(models.Model):
     """An administrative division (GB/T 2260): province, city or county-level code."""
 
-    code = models.CharField(_("division code"), max_length=6, primary_key=True, validators=[_division_validator])
+    code = models.CharField(
+        _("division code"), max_length=6, primary_key=True, validators=[_division_validator]
+    )
     name = models.CharField(_("name"), max_length=50)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
 
     class Meta:
         ordering = ["code"]
@@ -152,8 +156,12 @@ class Licence(TimeStampedModel):
     class Meta:
         ordering = ["organization", "number"]
         constraints = [
-            models.CheckConstraint(condition=Q(valid_to__gte=models.F("valid_from")), name="licence_dates_ordered"),
-            models.CheckConstraint(condition=Q(annual_capacity_t__gte=0), name="licence_capacity_non_negative"),
+            models.CheckConstraint(
+                condition=Q(valid_to__gte=models.F("valid_from")), name="licence_dates_ordered"
+            ),
+            models.CheckConstraint(
+                condition=Q(annual_capacity_t__gte=0), name="licence_capacity_non_negative"
+            ),
         ]
         verbose_name = _("licence")
         verbose_name_plural = _("licences")
@@ -183,16 +191,16 @@ class ServiceContract(TimeStampedModel):
     producer = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="service_contracts")
     valid_from = models.DateField(_("valid from"))
     valid_to = models.DateField(_("valid to"), null=True, blank=True)
-    delegated_signing = models.BooleanField(
-        _("signing delegated to the collector"), default=False
-    )
+    delegated_signing = models.BooleanField(_("signing delegated to the collector"), default=False)
 
     objects = ServiceContractQuerySet.as_manager()
 
     class Meta:
         ordering = ["collector", "producer"]
         constraints = [
-            models.UniqueConstraint(fields=["collector", "producer", "valid_from"], name="uniq_contract_start"),
+            models.UniqueConstraint(
+                fields=["collector", "producer", "valid_from"], name="uniq_contract_start"
+            ),
         ]
         verbose_name = _("service contract")
         verbose_name_plural = _("service contracts")

@@ -35,9 +35,9 @@ class Scope:
             from greenisle.organizations.models import ServiceContract
 
             self._clients = list(
-                ServiceContract.objects.active().filter(collector_id=self.organization_id).values_list(
-                    "producer_id", flat=True
-                )
+                ServiceContract.objects.active()
+                .filter(collector_id=self.organization_id)
+                .values_list("producer_id", flat=True)
             )
         return self._clients
 

@@ -25,8 +25,12 @@ class Reading(models.Model):
     received_at = models.DateTimeField(_("received at"), auto_now_add=True)
     transport = models.CharField(max_length=10, choices=Transport.choices)
     fill_pct = models.DecimalField(_("fill (%)"), max_digits=5, decimal_places=2)
-    net_weight_kg = models.DecimalField(_("net weight (kg)"), max_digits=9, decimal_places=2, null=True, blank=True)
-    temperature_c = models.DecimalField(_("temperature (°C)"), max_digits=5, decimal_places=2, null=True, blank=True)
+    net_weight_kg = models.DecimalField(
+        _("net weight (kg)"), max_digits=9, decimal_places=2, null=True, blank=True
+    )
+    temperature_c = models.DecimalField(
+        _("temperature (°C)"), max_digits=5, decimal_places=2, null=True, blank=True
+    )
     door_open = models.BooleanField(_("door open"), null=True, blank=True)
     battery_pct = models.DecimalField(_("battery (%)"), max_digits=5, decimal_places=2, null=True, blank=True)
     sequence = models.BigIntegerField(null=True, blank=True)
@@ -54,7 +58,9 @@ class BinStateQuerySet(VisibleQuerySet):
 class BinState(models.Model):
     """The newest reading per bin: the small table every dashboard reads."""
 
-    device = models.OneToOneField("devices.Bin", on_delete=models.CASCADE, primary_key=True, related_name="state")
+    device = models.OneToOneField(
+        "devices.Bin", on_delete=models.CASCADE, primary_key=True, related_name="state"
+    )
     observed_at = models.DateTimeField()
     fill_pct = models.DecimalField(max_digits=5, decimal_places=2)
     net_weight_kg = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)

@@ -42,14 +42,18 @@ class IngestOutcome:
 
 def device_authenticate(raw_key: str | None) -> Bin:
     if not raw_key:
-        raise Unauthenticated("缺少设备密钥 / device key missing", field="X-Device-Key", code="device_key_missing")
+        raise Unauthenticated(
+            "缺少设备密钥 / device key missing", field="X-Device-Key", code="device_key_missing"
+        )
     device = Bin.objects.select_related("site").filter(key_hash=hash_device_key(raw_key)).first()
     if device is None:
         raise Unauthenticated("未知设备 / unknown device key", field="X-Device-Key", code="unknown_device")
     return device
 
 
-def _decimal(name: str, value: Any, low: float | None, high: float | None, *, required: bool = False) -> Decimal | None:
+def _decimal(
+    name: str, value: Any, low: float | None, high: float | None, *, required: bool = False
+) -> Decimal | None:
     if value is None:
         if required:
             raise ServiceError(f"{name} 必填 / {name} is required", field=name)
@@ -79,7 +83,9 @@ def reading_validate(
 ) -> ReadingIn:
     """Turn transport input into a ReadingIn, or raise ServiceError naming the first bad field."""
     if not isinstance(observed_at, dt.datetime):
-        raise ServiceError("observed_at 必须是带时区的时间 / observed_at must be a datetime", field="observed_at")
+        raise ServiceError(
+            "observed_at 必须是带时区的时间 / observed_at must be a datetime", field="observed_at"
+        )
     if observed_at.tzinfo is None or observed_at.utcoffset() is None:
         raise ServiceError("observed_at 缺少时区 / observed_at needs a time zone", field="observed_at")
     now = now or timezone.now()
@@ -88,7 +94,9 @@ def reading_validate(
     if door_open is not None and not isinstance(door_open, bool):
         raise ServiceError("door_open 必须是布尔值 / door_open must be true or false", field="door_open")
     if sequence is not None and (not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0):
-        raise ServiceError("sequence 必须是非负整数 / sequence must be a non-negative integer", field="sequence")
+        raise ServiceError(
+            "sequence 必须是非负整数 / sequence must be a non-negative integer", field="sequence"
+        )
     fill = _decimal("fill_pct", fill_pct, 0, 100, required=True)
     assert fill is not None
     return ReadingIn(
@@ -144,7 +152,9 @@ def reading_ingest(*, device: Bin, reading: ReadingIn, transport: str) -> Ingest
         if state is None:
             BinState.objects.create(device=locked, readings_accepted=1, **fields)
         elif newest:
-            BinState.objects.filter(device=locked).update(readings_accepted=F("readings_accepted") + 1, **fields)
+            BinState.objects.filter(device=locked).update(
+                readings_accepted=F("readings_accepted") + 1, **fields
+            )
         else:
             # A late reading is stored but does not move the bin's state backwards.
             BinState.objects.filter(device=locked).update(readings_accepted=F("readings_accepted") + 1)
@@ -152,7 +162,9 @@ def reading_ingest(*, device: Bin, reading: ReadingIn, transport: str) -> Ingest
         if newest:
             from greenisle.dispatch.services import request_apply_fill
 
-            opened = request_apply_fill(bin=locked, fill_pct=reading.fill_pct, observed_at=reading.observed_at)
+            opened = request_apply_fill(
+                bin=locked, fill_pct=reading.fill_pct, observed_at=reading.observed_at
+            )
         return IngestOutcome(status="accepted", reading_id=row.pk, request_opened=opened)
 
 

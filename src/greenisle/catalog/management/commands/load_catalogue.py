@@ -7,7 +7,9 @@ from greenisle.catalog.loading import CatalogueFileError, load_edition
 
 
 class Command(BaseCommand):
-    help = "Load an edition of the 国家危险废物名录 from CSV (same columns as catalog/data/catalogue_2021.csv)."
+    help = (
+        "Load an edition of the 国家危险废物名录 from CSV (same columns as catalog/data/catalogue_2021.csv)."
+    )
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("--edition", required=True, help="e.g. 2025")
@@ -20,8 +22,12 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):  # type: ignore[no-untyped-def]
         try:
             counts = load_edition(
-                code=opts["edition"], title=opts["title"], in_force_from=opts["in_force_from"],
-                catalogue_csv=opts["catalogue"], exemptions_csv=opts["exemptions"], make_current=opts["current"],
+                code=opts["edition"],
+                title=opts["title"],
+                in_force_from=opts["in_force_from"],
+                catalogue_csv=opts["catalogue"],
+                exemptions_csv=opts["exemptions"],
+                make_current=opts["current"],
             )
         except (CatalogueFileError, OSError, KeyError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
