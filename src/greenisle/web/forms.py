@@ -20,7 +20,7 @@ class AssignForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["request_ids"].choices = [(str(r.pk), str(r.pk)) for r in requests]
         self.fields["vehicle_id"].choices = [(str(v.pk), v.plate) for v in vehicles]
-        self.fields["driver_id"].choices = [(str(d.pk), str(d)) for d in drivers]
+        self.fields["driver_id"].choices = [(str(d.pk), f"{d} ({d.username})") for d in drivers]
         self.fields["service_date"].initial = timezone.localdate()
 
 
