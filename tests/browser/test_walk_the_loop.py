@@ -70,7 +70,7 @@ def test_walk_the_loop(live_server, open_page, screenshots, world, cast):
     shoot(page, "dispatcher", "command-centre")
     row.locator("input[type=checkbox]").check()
     page.get_by_label("车辆").select_option(label=world.vehicle.plate)
-    page.get_by_label("司机").select_option(label=str(world.driver))
+    page.get_by_label("司机").select_option(label=f"{world.driver} ({world.driver.username})")
     expect(page.get_by_label("日期")).to_have_value(timezone.localdate().isoformat())
     page.get_by_role("button", name="派车").click()
     expect(page.locator(".messages")).to_contain_text("已派车。")
