@@ -6,31 +6,13 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from greenisle.audit.services import event_record
+from greenisle.core.counters import counter_next
 from greenisle.ledger.batch_codes import format_batch_code
 from greenisle.ledger.models import LedgerRecord, LedgerSerial
-
-
-def _next_serial(*, site: Any, record_type: str, day: dt.date) -> int:
-    for _attempt in range(3):
-        counter = (
-            LedgerSerial.objects.select_for_update()
-            .filter(site=site, record_type=record_type, day=day)
-            .first()
-        )
-        if counter is None:
-            try:
-                with transaction.atomic():
-                    counter = LedgerSerial.objects.create(site=site, record_type=record_type, day=day)
-            except IntegrityError:
-                continue  # another writer created it first; lock theirs
-        counter.last_serial += 1
-        counter.save(update_fields=["last_serial"])
-        return counter.last_serial
-    raise RuntimeError("could not obtain a ledger serial")
 
 
 @transaction.atomic
@@ -49,7 +31,7 @@ def ledger_record_add(
     source_batch_code: str = "",
 ) -> LedgerRecord:
     day = timezone.localtime(occurred_at).date()
-    serial = _next_serial(site=site, record_type=record_type, day=day)
+    serial = counter_next(LedgerSerial, site=site, record_type=record_type, day=day)
     record = LedgerRecord.objects.create(
         organization=organization,
         site=site,

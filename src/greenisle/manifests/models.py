@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -108,8 +110,8 @@ class Manifest(PublicModel):
         return self.number
 
     @property
-    def total_weight_kg(self):  # type: ignore[no-untyped-def]
-        return sum((line.weight_kg for line in self.lines.all()), start=0)
+    def total_weight_kg(self) -> Decimal:
+        return sum((line.weight_kg for line in self.lines.all()), start=Decimal("0"))
 
 
 class ManifestLine(TimeStampedModel):

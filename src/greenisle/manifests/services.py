@@ -5,13 +5,14 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from greenisle.accounts.choices import Role
 from greenisle.accounts.permissions import DRIVER_ROLES, RECEIVE_ROLES, membership_of
 from greenisle.audit.services import event_record, transition_apply
 from greenisle.catalog.models import WASTE_CODE_RE, WasteCode
+from greenisle.core.counters import counter_next
 from greenisle.core.errors import NotFound, PermissionDenied, ServiceError
 from greenisle.dispatch.choices import RequestStatus, TripStatus
 from greenisle.dispatch.models import PickupRequest, Trip
@@ -29,18 +30,7 @@ from greenisle.organizations.models import ServiceContract, Site
 def manifest_number_next(*, division_code: str, year: int) -> str:
     """办法 Art. 15: year + province + city + a per-city serial from a row-locked counter. Never reused."""
     region = province_city(division_code)
-    for _attempt in range(3):
-        counter = ManifestSerial.objects.select_for_update().filter(province_city=region, year=year).first()
-        if counter is None:
-            try:
-                with transaction.atomic():
-                    counter = ManifestSerial.objects.create(province_city=region, year=year)
-            except IntegrityError:
-                continue
-        counter.last_serial += 1
-        counter.save(update_fields=["last_serial"])
-        return format_number(year, region, counter.last_serial)
-    raise RuntimeError("could not obtain a manifest serial")
+    return format_number(year, region, counter_next(ManifestSerial, province_city=region, year=year))
 
 
 def _events(manifest: Manifest) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
 
 from greenisle.organizations.identifiers import division_prefix
 
@@ -98,7 +97,3 @@ class VisibleQuerySet(models.QuerySet[Any]):
         if scope.kind == "carrier" and cls.carrier_path:
             q |= Q(**{cls.carrier_path: scope.organization_id})
         return q
-
-
-def today() -> Any:
-    return timezone.localdate()
