@@ -187,6 +187,30 @@ GREENISLE = {
     "RECEIPT_CONFIRMATION_WORKING_DAYS": 5,
     # Fill level at or below which a bin counts as emptied (closes its pickup request).
     "BIN_EMPTIED_PCT": float(os.environ.get("GREENISLE_BIN_EMPTIED_PCT", "15")),
+    # Raw readings are kept this long (then only hourly rollups); a reading older than this is refused.
+    "READINGS_RAW_RETENTION_DAYS": int(os.environ.get("GREENISLE_READINGS_RAW_RETENTION_DAYS", "400")),
+    # Hourly rollups: at least five years, like the ledgers they support (HJ 1259-2022 §5.3).
+    "ROLLUP_RETENTION_DAYS": max(1827, int(os.environ.get("GREENISLE_ROLLUP_RETENTION_DAYS", "1827"))),
+    # A bin is offline after this many reporting intervals without a reading.
+    "OFFLINE_MISSED_INTERVALS": 3,
+    "DOOR_OPEN_LIMIT_S": int(os.environ.get("GREENISLE_DOOR_OPEN_LIMIT_S", "900")),
+    "TEMPERATURE_LIMIT_C": float(os.environ.get("GREENISLE_TEMPERATURE_LIMIT_C", "45")),
+    # The temperature alert clears only this far below the limit (no flapping around it).
+    "TEMPERATURE_CLEAR_MARGIN_C": 2.0,
+    "MQTT_HOST": os.environ.get("GREENISLE_MQTT_HOST", "127.0.0.1"),
+    "MQTT_PORT": int(os.environ.get("GREENISLE_MQTT_PORT", "1883")),
+    "MQTT_SHARE_GROUP": os.environ.get("GREENISLE_MQTT_SHARE_GROUP", "greenisle"),
+    "HJ212_HOST": os.environ.get("GREENISLE_HJ212_HOST", "127.0.0.1"),
+    "HJ212_PORT": int(os.environ.get("GREENISLE_HJ212_PORT", "9212")),
+    # The private bin-metric convention for HJ 212 (protocols.md §1.8): factor codes per metric.
+    "HJ212_METRICS": {
+        "fill": "i43001",
+        "weight": "i43002",
+        "temperature": "a01001",
+        "battery": "i43003",
+        "door_log": "i31001",
+        "door_state": "i32001",
+    },
 }
 
 NINJA_PAGINATION_PER_PAGE = 50

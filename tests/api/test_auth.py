@@ -171,6 +171,7 @@ def test_the_session_membership_switch_applies_to_the_api(world, producer_b, api
 EXPECTED_OPERATIONS = {
     ("get", "/api/v1/me"),
     ("post", "/api/v1/readings"),
+    ("post", "/api/v1/readings/batch"),
     ("get", "/api/v1/bins"),
     ("get", "/api/v1/bins/{bin_id}"),
     ("get", "/api/v1/pickup-requests"),

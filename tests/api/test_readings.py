@@ -19,7 +19,7 @@ def test_reading_is_accepted_with_201_and_stored(world, device):
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["status"] == "accepted"
-    stored = Reading.objects.get(pk=body["reading_id"])
+    stored = Reading.objects.get(device=world.bin)
     assert stored.device == world.bin and str(stored.fill_pct) == "42.50"
     assert body["request_opened"] is None  # 42.5 % is under the 80 % threshold
 

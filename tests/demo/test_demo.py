@@ -34,7 +34,7 @@ from greenisle.dispatch.models import PickupRequest, Vehicle
 from greenisle.organizations.choices import OrganizationKind
 from greenisle.organizations.identifiers import validate_uscc
 from greenisle.organizations.models import Licence, Organization, ServiceContract, Site
-from greenisle.telemetry.api import ReadingIn
+from greenisle.telemetry.api import ReadingPayload
 from greenisle.telemetry.models import Reading
 from greenisle.telemetry.services import reading_validate
 
@@ -260,7 +260,7 @@ def test_the_json_body_matches_the_reading_contract():
         body = post["json"]
         assert post["url"] == "http://demo.test:8000" + READINGS_PATH
         assert post["timeout"] == TIMEOUT
-        assert set(body) <= set(ReadingIn.model_fields)
+        assert set(body) <= set(ReadingPayload.model_fields)
         # observed_at: ISO 8601 with the +08:00 offset, to the millisecond, from the clock.
         assert body["observed_at"].endswith("+08:00")
         observed = dt.datetime.fromisoformat(body["observed_at"])
@@ -275,7 +275,7 @@ def test_the_json_body_matches_the_reading_contract():
         assert isinstance(body["sequence"], int) and body["sequence"] == last_sequence[key] + 1
         last_sequence[key] = body["sequence"]
         # What the endpoint does with it: the schema, then the service's own checks.
-        parsed = ReadingIn.model_validate(body)
+        parsed = ReadingPayload.model_validate(body)
         reading = reading_validate(**parsed.dict(), now=stamped)
         assert reading.observed_at == observed
         assert reading.fill_pct == Decimal(str(body["fill_pct"]))

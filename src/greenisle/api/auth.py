@@ -39,6 +39,13 @@ class DeviceKey(APIKeyHeader):
         return device_authenticate(key)
 
 
+class OptionalDeviceKey(DeviceKey):
+    """A device key when one is sent (a wrong one is refused); otherwise the next method is tried."""
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> Any:
+        return device_authenticate(key) if key else None
+
+
 # An explicit Authorization header wins over an ambient session cookie.
 person_auth = [BearerToken(), SessionAuth()]
 device_auth = DeviceKey()

@@ -1,20 +1,41 @@
-"""Smart bins post readings here (HTTP JSON transport)."""
+"""Smart bins post readings here (HTTP JSON transport): one at a time, or in batches of up to 1,000.
+
+A batch answers per item (accepted, duplicate, or rejected with the reason and the field), so one bad
+item never sinks the others. A device posts its own readings with its ``X-Device-Key``; a collector's
+gateway posts for many bins with a personal API token (role admin or dispatcher) and names each bin by
+``serial``.
+"""
+
+from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
+import orjson
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Field, Router, Schema
 
-from greenisle.api.auth import device_auth
+from greenisle.accounts.choices import Role
+from greenisle.api.auth import OptionalDeviceKey, device_auth, person_auth
 from greenisle.api.schemas import ErrorOut
-from greenisle.devices.models import Transport
-from greenisle.telemetry.services import reading_ingest, reading_validate
+from greenisle.core.errors import PermissionDenied, ServiceError
+from greenisle.devices.models import Bin, Transport
+from greenisle.telemetry.services import (
+    MAX_BATCH,
+    ReadingIn,
+    Rejection,
+    ingest_batch,
+    reading_from_json,
+    reading_ingest,
+    reading_validate,
+)
 
 router = Router(tags=["telemetry"])
 
 
-class ReadingIn(Schema):
+class ReadingPayload(Schema):
     observed_at: dt.datetime = Field(description="Time of measurement, ISO 8601 with a time zone")
     fill_pct: float = Field(ge=0, le=100)
     net_weight_kg: float | None = Field(default=None, ge=0, le=100000)
@@ -22,11 +43,13 @@ class ReadingIn(Schema):
     door_open: bool | None = None
     battery_pct: float | None = Field(default=None, ge=0, le=100)
     sequence: int | None = Field(default=None, ge=0, le=2**62)
+    quality: str | None = Field(
+        default=None, min_length=1, max_length=1, description="HJ 212 data flag: N normal, D fault, …"
+    )
 
 
 class ReadingResult(Schema):
     status: str
-    reading_id: int | None = None
     request_opened: str | None = None
 
 
@@ -36,13 +59,138 @@ class ReadingResult(Schema):
     response={200: ReadingResult, 201: ReadingResult, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut},
     summary="Post one bin reading (idempotent: the same reading twice is stored once)",
 )
-def post_reading(request: HttpRequest, payload: ReadingIn) -> Any:
+def post_reading(request: HttpRequest, payload: ReadingPayload) -> Any:
     device = request.auth
     reading = reading_validate(**payload.dict())
     outcome = reading_ingest(device=device, reading=reading, transport=Transport.HTTP)
-    body = {
-        "status": outcome.status,
-        "reading_id": outcome.reading_id,
-        "request_opened": outcome.request_opened,
-    }
+    body = {"status": outcome.status, "request_opened": outcome.request_opened}
     return (201 if outcome.status == "accepted" else 200), body
+
+
+class BatchItem(Schema):
+    serial: str | None = Field(default=None, description="The bin; required with a gateway token")
+    observed_at: str = Field(description="ISO 8601 with a time zone")
+    fill_pct: float | None = None
+    net_weight_kg: float | None = None
+    temperature_c: float | None = None
+    door_open: bool | None = None
+    battery_pct: float | None = None
+    sequence: int | None = None
+    quality: str | None = None
+
+
+BATCH_SCHEMA = {
+    "type": "object",
+    "required": ["readings"],
+    "properties": {
+        "readings": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_BATCH,
+            "items": BatchItem.model_json_schema(),
+            "description": "Each item is judged on its own: a bad one is rejected, the rest stored.",
+        }
+    },
+}
+
+
+class ItemResult(Schema):
+    index: int
+    status: str = Field(description="accepted | duplicate | rejected")
+    reason: str | None = None
+    field: str | None = None
+    request_opened: str | None = None
+
+
+class BatchOut(Schema):
+    accepted: int
+    duplicate: int
+    rejected: int
+    results: list[ItemResult]
+
+
+def _items(request: HttpRequest) -> list[Any]:
+    try:
+        body = orjson.loads(request.body)
+    except orjson.JSONDecodeError:
+        raise ServiceError("请求体不是 JSON / body is not JSON", field="body") from None
+    items = body.get("readings") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise ServiceError("readings 必须是数组 / readings must be an array", field="readings")
+    if not 1 <= len(items) <= MAX_BATCH:
+        raise ServiceError(f"readings 须为 1–{MAX_BATCH} 条 / 1 to {MAX_BATCH} readings", field="readings")
+    return items
+
+
+@router.post(
+    "/readings/batch",
+    auth=[OptionalDeviceKey(), *person_auth],
+    response={200: BatchOut, 400: ErrorOut, 401: ErrorOut, 403: ErrorOut},
+    summary="Post up to 1,000 readings; each item gets its own result",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": BATCH_SCHEMA}}}
+    },
+)
+def post_batch(request: HttpRequest) -> Any:
+    # The body is parsed by hand: a schema would refuse the whole batch for one bad item.
+    items = _items(request)
+    now = timezone.now()
+    device = request.auth if isinstance(request.auth, Bin) else None
+    by_serial: dict[str, tuple[uuid.UUID, bool]] = {}
+    if device is None:
+        membership = request.user.current_membership
+        if membership is None or membership.role not in (Role.ADMIN, Role.DISPATCHER):
+            raise PermissionDenied(
+                "只有收集单位的管理员或调度员可代设备上报 / only a collector's admin or dispatcher may post for bins",
+                field="authorization",
+            )
+        serials = {i.get("serial") for i in items if isinstance(i, dict) and isinstance(i.get("serial"), str)}
+        by_serial = {
+            serial: (pk, True)
+            for serial, pk in Bin.objects.filter(
+                collector_id=membership.organization_id, serial__in=serials
+            ).values_list("serial", "pk")
+        }
+    batch: list[tuple[uuid.UUID, ReadingIn]] = []
+    positions: list[int] = []
+    results: list[dict[str, Any] | None] = [None] * len(items)
+    rejections: list[Rejection] = []
+    for index, item in enumerate(items):
+        try:
+            if device is not None:
+                serial = item.get("serial") if isinstance(item, dict) else None
+                if serial not in (None, device.serial):
+                    raise ServiceError("serial 不是本设备 / serial is not this device", field="serial")
+                device_id = device.pk
+            else:
+                serial = item.get("serial") if isinstance(item, dict) else None
+                if not isinstance(serial, str) or serial not in by_serial:
+                    raise ServiceError(
+                        "serial 缺失或不是贵单位的云仓 / serial missing or not one of your bins",
+                        field="serial",
+                    )
+                device_id = by_serial[serial][0]
+            try:
+                reading = reading_from_json(item, now=now)
+            except ServiceError as exc:
+                rejections.append(Rejection(device_id=device_id, reason=exc.message, field=exc.field))
+                raise
+        except ServiceError as exc:
+            results[index] = {"index": index, "status": "rejected", "reason": exc.message, "field": exc.field}
+            continue
+        batch.append((device_id, reading))
+        positions.append(index)
+    outcomes = ingest_batch(batch, transport=Transport.HTTP, rejections=rejections, now=now)
+    for index, outcome in zip(positions, outcomes, strict=True):
+        results[index] = {
+            "index": index,
+            "status": outcome.status,
+            "reason": outcome.reason or None,
+            "field": outcome.field,
+            "request_opened": outcome.request_opened,
+        }
+    counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+    for result in results:
+        assert result is not None
+        counts[result["status"]] += 1
+    return {**counts, "results": results}
