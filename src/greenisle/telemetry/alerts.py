@@ -70,7 +70,7 @@ def temperature_apply(
                 device,
                 AlertKind.TEMPERATURE,
                 at=observed[device.pk],
-                value=f"{hot[device.pk]} °C",
+                value=f"{hot[device.pk]:.1f} °C",
                 detail=f"超过 {limit} °C / over {limit} °C",
             )
     # Most batches carry normal temperatures: look for alerts to clear only if any is open at all.
@@ -78,7 +78,7 @@ def temperature_apply(
         for alert in Alert.objects.select_related("device__site__organization").filter(
             device_id__in=cool, kind=AlertKind.TEMPERATURE, cleared_at__isnull=True
         ):
-            _clear(alert, at=observed[alert.device_id], detail=f"{cool[alert.device_id]} °C")
+            _clear(alert, at=observed[alert.device_id], detail=f"{cool[alert.device_id]:.1f} °C")
 
 
 def offline_scan(now: dt.datetime | None = None) -> tuple[int, int]:
