@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django.utils import timezone
+from factories import BinFactory
 
 from api.helpers import bearer_headers, reading
-from factories import BinFactory
 from greenisle.dispatch.models import PickupRequest
 from greenisle.telemetry.models import BinState, Reading
 
