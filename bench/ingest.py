@@ -1,0 +1,317 @@
+"""Ingest throughput per transport and threshold-to-request latency, on PostgreSQL and SQLite.
+
+Prints one JSON object keyed by database (``postgresql``, ``sqlite``), each with
+``http_batch_readings_per_s``, ``mqtt_readings_per_s``, ``hj212_packets_per_s``,
+``threshold_to_request_p50_s`` and ``threshold_to_request_p99_s`` (plus the run's details).
+
+Each figure is measured end to end, from send to commit, against the real processes: gunicorn
+(2 workers) for HTTP, ``greenisle mqtt_listener`` behind Mosquitto, ``greenisle hj212_listener`` over
+TCP. Senders run in their own processes. Latency: a share of the bins cross their threshold during
+the run; for each, the time from sending the crossing reading to the pickup request's creation.
+
+Usage: .venv/bin/python bench/ingest.py [--databases postgresql,sqlite] [--seconds 10] [--bins 2000]
+PostgreSQL: a scratch database ``greenisle_bench_ingest`` on DATABASE_URL's server (default
+postgres://postgres@127.0.0.1:5432/), dropped and recreated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+GREENISLE = str(Path(PYTHON).parent / "greenisle")
+PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
+PG_DB = "greenisle_bench_ingest"
+CHINA = dt.timezone(dt.timedelta(hours=8))
+
+
+# --- orchestration ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def env_for(database: str, var_dir: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        GREENISLE_VAR_DIR=var_dir,
+        GREENISLE_ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
+        DJANGO_SETTINGS_MODULE="config.settings",
+        GREENISLE_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
+    env.pop("DATABASE_URL", None)
+    if database == "postgresql":
+        env["DATABASE_URL"] = f"{PG_SERVER}/{PG_DB}"
+    return env
+
+
+def run_database(database: str, args: argparse.Namespace) -> dict[str, Any]:
+    var_dir = tempfile.mkdtemp(prefix=f"greenisle-bench-{database}-")
+    env = env_for(database, var_dir)
+    if database == "postgresql":
+        import psycopg
+
+        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {PG_DB}")
+    try:
+        subprocess.run([GREENISLE, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
+        setup = json.loads(
+            subprocess.run(
+                [PYTHON, __file__, "--setup", "--bins", str(args.bins)],
+                env=env,
+                check=True,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+        result: dict[str, Any] = {"bins": args.bins}
+        latencies: list[float] = []
+        for transport in args.transports:
+            figures = TRANSPORTS[transport](env, setup, args)
+            latencies.extend(figures.pop("latencies", []))
+            result.update(figures)
+        if latencies:
+            latencies.sort()
+            result["threshold_to_request_p50_s"] = round(statistics.median(latencies), 4)
+            result["threshold_to_request_p99_s"] = round(latencies[int(0.99 * (len(latencies) - 1))], 4)
+            result["threshold_crossings_measured"] = len(latencies)
+        return result
+    finally:
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def query(env: dict[str, str], code: str) -> Any:
+    """Run a Django snippet in a fresh process (the database chosen by env); it prints JSON."""
+    out = subprocess.run(
+        [PYTHON, "-c", "import django;django.setup()\n" + code],
+        env=env,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout)
+
+
+def count_readings(env: dict[str, str]) -> int:
+    return int(
+        query(
+            env,
+            "import json\nfrom greenisle.telemetry.models import Reading\nprint(json.dumps(Reading.objects.count()))",
+        )
+    )
+
+
+def request_latencies(env: dict[str, str], sent: dict[str, float]) -> list[float]:
+    """Seconds from sending each bin's crossing reading to its pickup request's creation."""
+    created = query(
+        env,
+        "import json\nfrom greenisle.dispatch.models import PickupRequest\n"
+        "print(json.dumps({str(b): c.timestamp() for b, c in "
+        "PickupRequest.objects.values_list('bin__serial', 'created_at')}))",
+    )
+    return [max(0.0, created[serial] - t) for serial, t in sent.items() if serial in created]
+
+
+def reset_requests(env: dict[str, str]) -> None:
+    query(
+        env,
+        "import json\nfrom greenisle.dispatch.models import PickupRequest\n"
+        "from greenisle.telemetry.models import BinState\n"
+        "PickupRequest.objects.all().delete()\nBinState.objects.update(fill_pct=10)\nprint('0')",
+    )
+
+
+# --- fleet setup (runs inside Django) --------------------------------------------------------------
+
+
+def setup_fleet(bins: int) -> dict[str, Any]:
+    import django
+
+    django.setup()
+    from greenisle.accounts.choices import Role
+    from greenisle.accounts.models import ApiToken, Membership, User
+    from greenisle.devices.models import Bin, hash_device_key
+    from greenisle.organizations.identifiers import uscc_with_check_digit
+    from greenisle.organizations.models import Organization, Site
+
+    producer = Organization.objects.create(
+        kind="producer",
+        name="基准产废单位",
+        division_id="320602",
+        uscc=uscc_with_check_digit("91320602B00000001"),
+    )
+    collector = Organization.objects.create(
+        kind="collector",
+        name="基准收集单位",
+        division_id="320602",
+        uscc=uscc_with_check_digit("91320602B00000002"),
+    )
+    site = Site.objects.create(
+        organization=producer,
+        name="厂区",
+        address="崇川区",
+        latitude=32.0,
+        longitude=120.86,
+        division_id="320602",
+    )
+    rows = []
+    for i in range(bins):
+        rows.append(
+            Bin(
+                serial=f"BENCH{i:06d}",
+                name="bench",
+                site=site,
+                collector=collector,
+                capacity_l=240,
+                capacity_kg=200,
+                reporting_interval_s=300,
+                mqtt_username=f"BENCH{i:06d}",
+                hj212_mn=f"BENCHMN{i:06d}",
+                hj212_pw_hash=hash_device_key("123456"),
+            )
+        )
+    Bin.objects.bulk_create(rows, batch_size=1000)
+    user = User.objects.create_user(username="bench-gateway", password=None)
+    membership = Membership.objects.create(user=user, organization=collector, role=Role.DISPATCHER)
+    _token, raw = ApiToken.issue(membership=membership, name="bench")
+    return {"token": raw, "serials": [f"BENCH{i:06d}" for i in range(bins)]}
+
+
+# --- HTTP batches ----------------------------------------------------------------------------------
+
+
+def http_sender(port: int, token: str, serials: list[str], seconds: float, offset: int, out: Any) -> None:
+    """One sender process: batches of 1,000 readings for bins in turn, each reading a fresh minute."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    start = dt.datetime.now(CHINA) - dt.timedelta(days=7) + dt.timedelta(seconds=offset)
+    accepted = batches = 0
+    crossing: dict[str, float] = {}
+    deadline = time.monotonic() + seconds
+    step = 0
+    while time.monotonic() < deadline:
+        items = []
+        for k in range(1000):
+            serial = serials[(step * 1000 + k) % len(serials)]
+            observed = start + dt.timedelta(minutes=step, microseconds=k)
+            # About 1 % of the readings take a bin over its threshold (once per bin), spread over the run.
+            fill = 85.0 if k % 97 == step % 97 and serial not in crossing else 20.0
+            items.append({"serial": serial, "observed_at": observed.isoformat(), "fill_pct": fill})
+        body = json.dumps({"readings": items})
+        sent = time.time()
+        conn.request("POST", "/api/v1/readings/batch", body=body, headers=headers)
+        response = conn.getresponse()
+        data = json.loads(response.read())
+        if response.status != 200:
+            raise SystemExit(f"HTTP {response.status}: {data}")
+        accepted += data["accepted"]
+        batches += 1
+        for item, result in zip(items, data["results"], strict=True):
+            if item["fill_pct"] > 80 and result["status"] == "accepted":
+                crossing[item["serial"]] = sent
+        step += 1
+    out.write(json.dumps({"accepted": accepted, "batches": batches, "crossing": crossing}))
+
+
+def bench_http(env: dict[str, str], setup: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    reset_requests(env)
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(PYTHON).parent / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+        + ["--workers", "2", "--timeout", "120", "--log-level", "warning"],
+        env=env,
+        cwd=ROOT,
+    )
+    try:
+        wait_port(port)
+        before = count_readings(env)
+        senders = []
+        started = time.monotonic()
+        serials = setup["serials"]
+        share = max(1, len(serials) // args.http_senders)
+        for n in range(args.http_senders):
+            mine = serials[n * share : (n + 1) * share] or serials
+            code = (
+                f"import sys,json;sys.path.insert(0,{str(ROOT / 'bench')!r});import ingest;"
+                f"ingest.http_sender({port},{setup['token']!r},{json.dumps(mine)},{args.seconds},{n},sys.stdout)"
+            )
+            senders.append(
+                subprocess.Popen([PYTHON, "-c", code], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            )
+        outputs = [json.loads(p.communicate()[0]) for p in senders]
+        elapsed = time.monotonic() - started
+        stored = count_readings(env) - before
+        accepted = sum(o["accepted"] for o in outputs)
+        crossing = {k: v for o in outputs for k, v in o["crossing"].items()}
+        return {
+            "http_batch_readings_per_s": round(accepted / elapsed),
+            "http_batches": sum(o["batches"] for o in outputs),
+            "http_readings_stored": stored,
+            "http_readings_acknowledged": accepted,
+            "latencies": request_latencies(env, crossing),
+        }
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"nothing listens on port {port}")
+
+
+TRANSPORTS: dict[str, Any] = {"http": bench_http}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--databases", default="postgresql,sqlite")
+    parser.add_argument("--transports", default="http,mqtt,hj212")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--bins", type=int, default=2000)
+    parser.add_argument("--http-senders", type=int, default=2)
+    parser.add_argument("--setup", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.setup:
+        print(json.dumps(setup_fleet(args.bins)))
+        return
+    args.transports = [t for t in args.transports.split(",") if t in TRANSPORTS]
+    report = {}
+    for database in args.databases.split(","):
+        report[database] = run_database(database, args)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    threading.excepthook = lambda a: os._exit(1)
+    main()
