@@ -1,0 +1,743 @@
+"""MQTT transport for smart-bin readings: a batching QoS 1 subscriber that acknowledges after commit.
+
+This module has no Django imports; the ingest listener wires ``on_batch`` to the ingest service.
+
+Topic scheme
+    Devices publish readings to ``greenisle/v1/bins/{device}/readings`` where ``{device}`` is the
+    device's MQTT username: exactly one topic level, 1..64 characters, no ``/``, ``+``, ``#`` or NUL.
+    Listeners subscribe to ``READINGS_FILTER`` (``greenisle/v1/bins/+/readings``) and recover the
+    device with ``device_from_topic``. The broker ACL should let a device publish only below its own
+    username, so the topic level identifies the sender.
+
+QoS and ack-after-commit
+    Readings are published with QoS 1. The client runs with paho's ``manual_ack=True``: a PUBACK is
+    sent only after ``on_batch`` returned, i.e. after the readings were committed. Delivery is
+    therefore *at least once*: a batch that was committed but whose PUBACKs did not reach the broker
+    (crash, lost connection) is delivered again with DUP set, so ``on_batch`` must be idempotent
+    (the ingest path stores a reading once per device and observation time). If ``on_batch`` raises,
+    nothing of that batch is acknowledged and the subscriber drops the connection and resumes its
+    persistent session: Mosquitto resends every unacknowledged QoS 1 message with DUP=1 on reconnect.
+    Messages already received from the same connection but not yet handed to ``on_batch`` are
+    discarded locally (they are unacknowledged too and are redelivered the same way). QoS 0 messages
+    are handed over but never acknowledged.
+
+Sessions
+    MQTT v5, ``clean_start=False``, a stable client id and a Session Expiry Interval (default 300 s):
+    while a listener is down, the broker keeps its subscription and queues QoS 1 messages for it;
+    unacknowledged in-flight messages are resent when it comes back.
+
+Shared subscriptions
+    Several listener processes join ``$share/<group>/greenisle/v1/bins/+/readings``, each with its
+    own stable client id; the broker hands every message to one member of the group (round robin in
+    Mosquitto). Measured on Mosquitto 2.0.11 (see tests/telemetry/test_mqtt_transport.py):
+
+    - a stream of 2,000 messages to two live members splits 1,000/1,000, none to both, none missing;
+    - Mosquitto keeps round-robining to a member whose *persistent session is offline*: with one of
+      two members down, the live member got 2,500 of 5,000 messages; the dead member's session queued
+      1,000 (``max_queued_messages``) and 1,500 were dropped ("Outgoing messages are being dropped"
+      in the broker log). A member that disconnects with Session Expiry 0 leaves the group at once
+      and the live member then got 2,000 of 2,000;
+    - unacknowledged messages in flight to a member that disconnects stay in that member's session
+      (they are not handed to another member); they are resent, with DUP, when it reconnects.
+
+    So a dead listener with a persistent session holds its share of the stream until it reconnects or
+    its session expires, and beyond ``max_queued_messages`` that share is lost. Keep the session expiry
+    short, restart listeners quickly, and raise ``max_queued_messages`` (or set it to 0 with a
+    ``max_queued_bytes`` cap) in the production broker config.
+
+Flow control (measured against Mosquitto 2.0.11 with the default config: ``max_inflight_messages``
+20, ``max_queued_messages`` 1000)
+    - The number of unacknowledged QoS 1 messages the broker sends a subscriber is its in-flight
+      window. An MQTT 3.1.1 subscriber that never acks got 20 of 5,000 (``max_inflight_messages``).
+      An MQTT v5 subscriber *without* a Receive Maximum property also got only 20 (Mosquitto
+      applies ``max_inflight_messages``, not the protocol default of 65,535). With Receive Maximum
+      100 it got 100; with Receive Maximum 65,535 it got all 5,000, and 65,535 of 70,000. So for
+      v5 clients the announced Receive Maximum replaces ``max_inflight_messages``, including upwards.
+      This client is MQTT v5 and announces ``receive_maximum`` (default 65,535), which lets batches
+      of 1,000 build up while the previous batch is being committed.
+    - Messages beyond the in-flight window are queued per client up to ``max_queued_messages`` and
+      then *dropped* (QoS 1 included; the publisher has already been acknowledged by the broker).
+      Connected subscriber that never acks: Receive Maximum 100 -> 100 + 1,000 delivered of 5,000;
+      Receive Maximum 65,535 -> 65,535 + 1,000 of 70,000. Offline persistent session: only 1,000
+      of 5,000 kept (the in-flight window does not buffer for an offline client).
+    - Consequently a consumer that falls behind by more than Receive Maximum + ``max_queued_messages``
+      loses messages at the broker. This subscriber therefore keeps reading from the socket while a
+      batch is being committed (received messages are buffered in-process, at most Receive Maximum
+      of them).
+
+Manual acknowledgement and threads (paho-mqtt 2.2.0)
+    ``Client(manual_ack=True)`` suppresses the automatic PUBACK; ``client.ack(mid, qos)`` queues
+    the PUBACK. ``ack`` is not generally thread safe: it appends to paho's outgoing packet deque and,
+    when the client is driven by ``loop()``/``loop_forever()`` in another thread (no ``loop_start``
+    thread), it calls ``loop_write()`` directly from the calling thread, racing the network thread's
+    writes. Acknowledgements also must not cross a reconnect (after a reconnect the broker reuses
+    packet identifiers). Design here: one network thread owns the client and drives it through the
+    external-loop API (``socket()``, ``loop_read()``, ``loop_write()``, ``loop_misc()``); it passes
+    received messages to the caller's thread in bursts; the caller's thread batches, calls
+    ``on_batch`` and hands the packet ids back through a deque tagged with the connection generation.
+    The network thread sends the PUBACKs, and only for the current connection.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import logging
+import queue
+import random
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+__all__ = [
+    "MAX_DEVICE_ID_LENGTH",
+    "READINGS_FILTER",
+    "READINGS_QOS",
+    "READINGS_TOPIC_TEMPLATE",
+    "BatchingSubscriber",
+    "MqttMessage",
+    "SubscriberStats",
+    "device_from_topic",
+    "is_valid_device_id",
+    "readings_topic",
+    "shared_filter",
+]
+
+READINGS_TOPIC_TEMPLATE = "greenisle/v1/bins/{device}/readings"
+READINGS_FILTER = "greenisle/v1/bins/+/readings"
+READINGS_QOS = 1
+MAX_DEVICE_ID_LENGTH = 64
+
+_TOPIC_PREFIX = "greenisle/v1/bins/"
+_TOPIC_SUFFIX = "/readings"
+_FORBIDDEN = frozenset("/+#\x00")
+_SUCCESS = MQTTErrorCode.MQTT_ERR_SUCCESS
+
+_log = logging.getLogger(__name__)
+
+
+def is_valid_device_id(device: object) -> bool:
+    """A device id (the MQTT username) fits one topic level: 1..64 chars, no ``/``, ``+``, ``#``, NUL."""
+    return (
+        isinstance(device, str) and 0 < len(device) <= MAX_DEVICE_ID_LENGTH and _FORBIDDEN.isdisjoint(device)
+    )
+
+
+def readings_topic(device: str) -> str:
+    """The topic a device publishes its readings to; ValueError for an unusable device id."""
+    if not is_valid_device_id(device):
+        raise ValueError(f"invalid device id for an MQTT topic level: {device!r}")
+    return _TOPIC_PREFIX + device + _TOPIC_SUFFIX
+
+
+def device_from_topic(topic: str) -> str | None:
+    """The device of a readings topic, or None if the topic is not a valid readings topic."""
+    if not (topic.startswith(_TOPIC_PREFIX) and topic.endswith(_TOPIC_SUFFIX)):
+        return None
+    device = topic[len(_TOPIC_PREFIX) : len(topic) - len(_TOPIC_SUFFIX)]
+    return device if is_valid_device_id(device) else None
+
+
+def shared_filter(group: str, topic_filter: str) -> str:
+    """``$share/<group>/<filter>``; the group name is one topic level without wildcards."""
+    if not group or not _FORBIDDEN.isdisjoint(group):
+        raise ValueError(f"invalid shared subscription group: {group!r}")
+    return f"$share/{group}/{topic_filter}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MqttMessage:
+    topic: str
+    payload: bytes
+    mid: int  # MQTT packet identifier, unique only among this connection's unacknowledged messages
+    qos: int
+    retain: bool
+    dup: bool  # set on redelivery: the message may have been handed to on_batch before
+
+
+@dataclasses.dataclass(slots=True)
+class SubscriberStats:
+    """Counters; each is written by one thread. ``BatchingSubscriber.stats`` returns a copy."""
+
+    received: int = 0  # PUBLISH packets received, redeliveries included
+    acked: int = 0  # PUBACKs sent
+    batches: int = 0  # on_batch calls that returned
+    callback_errors: int = 0  # on_batch calls that raised
+    discarded: int = 0  # received, then dropped unacknowledged (the broker redelivers them)
+    redelivered: int = 0  # received with DUP set
+    connects: int = 0  # successful CONNACKs
+    resyncs: int = 0  # reconnects to recover messages stuck in the broker (see "Flow control")
+    skipped_ids: int = 0  # packet ids the broker skipped: messages it dropped, or stuck ones
+
+
+# Two overrides of private paho methods keep the receive path cheap; they are tested against
+# paho-mqtt 2.2 and switched off for other versions (then paho's own code runs: correct, ~5x slower).
+_FAST_PATH = paho.mqtt.__version__.startswith("2.2.")
+_READ_SIZE = 256 * 1024
+
+
+class _Client(mqtt.Client):
+    """paho client with a lean PUBLISH decoder and buffered socket reads.
+
+    - ``_handle_publish``: paho 2.2 builds a ``Properties`` object for every MQTT v5 PUBLISH (~60 us,
+      most of its receive cost); readings carry no properties we need, so the property block is
+      skipped and the message goes straight to ``_sink``. The client announces no Topic Alias
+      Maximum (0), so the broker never replaces a topic by an alias.
+    - ``_sock_recv``: paho reads a packet with three or four ``recv`` calls (1 byte of header, the
+      length byte by byte, the body); this serves them from one 256 KiB ``recv``.
+    """
+
+    _sink: Callable[[str, bytes, int, int, bool, bool], None]
+    _rbuf: bytes = b""
+    _rpos: int = 0
+
+    def buffered(self) -> bool:
+        """Whether bytes already read from the socket wait in the buffer (select() would not say so)."""
+        return self._rpos < len(self._rbuf)
+
+    def reset_buffer(self) -> None:
+        self._rbuf = b""
+        self._rpos = 0
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if not _FAST_PATH:
+            return super()._sock_recv(bufsize)
+        buf = self._rbuf
+        pos = self._rpos
+        if pos >= len(buf):
+            buf = super()._sock_recv(_READ_SIZE)  # BlockingIOError when there is nothing
+            if not buf:
+                return buf  # end of stream
+            self._rbuf = buf
+            pos = 0
+        end = pos + bufsize
+        self._rpos = min(end, len(buf))
+        return buf[pos:end]
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        command = self._in_packet["command"]
+        qos = (command & 0x06) >> 1
+        if not _FAST_PATH or qos == 2 or self._protocol != mqtt.MQTTv5:
+            return super()._handle_publish()
+        packet = self._in_packet["packet"]
+        try:
+            pos = 2 + ((packet[0] << 8) | packet[1])
+            topic = packet[2:pos].decode()
+            mid = 0
+            if qos:
+                mid = (packet[pos] << 8) | packet[pos + 1]
+                pos += 2
+            # Property length: a variable byte integer, then that many bytes of properties.
+            length = shift = 0
+            while True:
+                byte = packet[pos]
+                pos += 1
+                length |= (byte & 0x7F) << shift
+                if byte < 0x80:
+                    break
+                shift += 7
+                if shift > 21:
+                    return MQTTErrorCode.MQTT_ERR_PROTOCOL
+            pos += length
+            if pos > len(packet):
+                return MQTTErrorCode.MQTT_ERR_PROTOCOL
+        except (IndexError, UnicodeDecodeError):
+            return MQTTErrorCode.MQTT_ERR_PROTOCOL
+        self._sink(topic, bytes(packet[pos:]), mid, qos, bool(command & 0x01), bool(command & 0x08))
+        return _SUCCESS
+
+
+_Burst = tuple[int, list[MqttMessage]]  # (connection generation, messages in arrival order)
+
+
+class BatchingSubscriber:
+    """Receive QoS 1 messages, hand them to ``on_batch`` in batches, PUBACK them after it returned.
+
+    ``run_forever`` blocks the calling thread, which runs ``on_batch``; a daemon thread owns the
+    connection. A batch closes at ``max_batch`` messages or ``max_delay`` seconds after its first
+    message. See the module docstring for the delivery guarantees.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        client_id: str,
+        share_group: str | None,
+        topic_filter: str,
+        on_batch: Callable[[list[MqttMessage]], None],
+        max_batch: int = 1000,
+        max_delay: float = 0.05,
+        receive_maximum: int = 65535,
+        username: str | None = None,
+        password: str | None = None,
+        keepalive: int = 30,
+        session_expiry: int = 300,
+        reconnect_delay: tuple[float, float] = (0.1, 10.0),
+        logger: logging.Logger = _log,
+    ) -> None:
+        if not client_id:
+            raise ValueError("a stable client_id is required for a persistent session")
+        if max_batch < 1 or max_delay < 0:
+            raise ValueError("max_batch must be >= 1 and max_delay >= 0")
+        if not 1 <= receive_maximum <= 65535:
+            raise ValueError("receive_maximum must be within 1..65535")
+        self.host = host
+        self.port = port
+        self.client_id = client_id
+        self.subscription = shared_filter(share_group, topic_filter) if share_group else topic_filter
+        self.on_batch = on_batch
+        self.max_batch = max_batch
+        self.max_delay = max_delay
+        self.receive_maximum = receive_maximum
+        self.username = username
+        self.password = password
+        self.keepalive = keepalive
+        self.session_expiry = session_expiry
+        self.reconnect_delay = reconnect_delay
+        self.log = logger
+        # Resync (see "Flow control"): wait this long for the local pipeline to drain first.
+        self.resync_after = 1.0
+        self.idle_resync_after = 0.5
+
+        self._stats = SubscriberStats()
+        self._connected = threading.Event()
+        self._running = False
+        # Shared between the worker (run_forever's thread) and the network thread:
+        self._gen = 0  # connection generation, written by the network thread only
+        self._inbox: queue.SimpleQueue[_Burst] = queue.SimpleQueue()  # network -> worker
+        self._acks: collections.deque[tuple[int, list[int]]] = collections.deque()  # worker -> network
+        self._resets: collections.deque[int] = collections.deque()  # worker -> network: drop that gen
+        self._net_stop = threading.Event()
+        self._net_error: BaseException | None = None
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
+        # Worker only:
+        self._carry: _Burst | None = None
+        self._failures = 0
+        # Network thread only:
+        self._burst: list[MqttMessage] = []
+        self._expect_mid = 0  # next packet id the broker should use, 0 = unknown
+        self._gap_at: float | None = None  # when a skipped packet id was seen
+        self._skipped_now = 0
+        self._behind = False  # a read burst found a large backlog in the socket
+        self._conn_received = 0
+        self._conn_acked = 0
+        self._last_publish_at = 0.0
+
+    # -- public ------------------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> SubscriberStats:
+        return dataclasses.replace(self._stats)
+
+    @property
+    def connected(self) -> threading.Event:
+        """Set while connected with the subscription acknowledged by the broker."""
+        return self._connected
+
+    def run_forever(self, stop: threading.Event | None = None) -> None:
+        """Consume until ``stop`` is set; then finish the batch in progress, ack it and disconnect.
+
+        Reconnects with jittered exponential backoff while the broker is unreachable. An exception
+        from ``on_batch`` is logged and leads to a redelivery; it does not end the loop.
+        """
+        if self._running:
+            raise RuntimeError("run_forever is already running")
+        self._running = True
+        stop = stop if stop is not None else threading.Event()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._net_stop.clear()
+        self._net_error = None
+        net = threading.Thread(target=self._net_main, name=f"mqtt-{self.client_id}", daemon=True)
+        net.start()
+        try:
+            while not stop.is_set() and net.is_alive():
+                item = self._next_batch(stop)
+                if item is not None:
+                    self._process(item[0], item[1], stop)
+        finally:
+            self._net_stop.set()
+            self._wake()
+            net.join()
+            self._wake_r.close()
+            self._wake_w.close()
+            self._wake_r = self._wake_w = None
+            self._carry = None
+            while not self._inbox.empty():
+                self._stats.discarded += len(self._inbox.get_nowait()[1])
+            self._acks.clear()
+            self._resets.clear()
+            self._running = False
+        if self._net_error is not None:
+            raise RuntimeError("MQTT network thread failed") from self._net_error
+
+    # -- worker side (the thread that called run_forever) --------------------------------------------
+
+    def _next_batch(self, stop: threading.Event) -> _Burst | None:
+        """The next batch of the current connection, or None to let the caller check ``stop``."""
+        batch: list[MqttMessage] = []
+        gen = -1
+        deadline = 0.0
+        max_batch = self.max_batch
+        while True:
+            if self._carry is not None:
+                item, self._carry = self._carry, None
+            else:
+                if stop.is_set():  # not started yet: leave it unacknowledged, it is redelivered
+                    self._stats.discarded += len(batch)
+                    return None
+                if batch:
+                    timeout = deadline - time.monotonic()
+                    if timeout <= 0:
+                        return gen, batch
+                else:
+                    timeout = 0.1
+                try:
+                    item = self._inbox.get(timeout=min(timeout, 0.1))
+                except queue.Empty:
+                    if not batch:
+                        return None
+                    continue
+            item_gen, msgs = item
+            if item_gen != self._gen:  # from a connection that is gone: redelivered on the new one
+                self._stats.discarded += len(msgs)
+                continue
+            if item_gen != gen:  # a newer connection: the batch so far is stale
+                self._stats.discarded += len(batch)
+                batch, gen, deadline = [], item_gen, time.monotonic() + self.max_delay
+            room = max_batch - len(batch)
+            if len(msgs) > room:
+                batch.extend(msgs[:room])
+                self._carry = (item_gen, msgs[room:])
+                return gen, batch
+            batch.extend(msgs)
+            if len(batch) >= max_batch:
+                return gen, batch
+
+    def _process(self, gen: int, batch: list[MqttMessage], stop: threading.Event) -> None:
+        if gen != self._gen:
+            self._stats.discarded += len(batch)
+            return
+        try:
+            self.on_batch(batch)
+        except Exception:
+            self._stats.callback_errors += 1
+            self._stats.discarded += len(batch)
+            self.log.exception(
+                "mqtt on_batch failed for %d messages; not acknowledged, reconnecting to get them again",
+                len(batch),
+            )
+            self._resets.append(gen)
+            self._wake()
+            # Back off while the callback keeps failing (e.g. database down): 0.1 s, 0.2 s, ... 5 s.
+            self._failures += 1
+            stop.wait(min(0.1 * 2 ** (self._failures - 1), 5.0))
+            return
+        self._failures = 0
+        self._stats.batches += 1
+        mids = [m.mid for m in batch if m.qos]
+        if mids:
+            self._acks.append((gen, mids))
+            self._wake()
+
+    def _wake(self) -> None:
+        wake_w = self._wake_w
+        if wake_w is not None:
+            with contextlib.suppress(OSError):  # BlockingIOError: a wake-up is pending anyway
+                wake_w.send(b"\0")
+
+    # -- network thread ------------------------------------------------------------------------------
+
+    def _new_client(self) -> _Client:
+        client = _Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5)
+        client.manual_ack_set(True)
+        client._sink = self._sink
+        if self.username is not None:
+            client.username_pw_set(self.username, self.password)
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message  # QoS 2, or paho versions without the fast path
+        return client
+
+    def _sink(self, topic: str, payload: bytes, mid: int, qos: int, retain: bool, dup: bool) -> None:
+        self._burst.append(MqttMessage(topic, payload, mid, qos, retain, dup))
+        if qos:
+            # Mosquitto numbers a client's outgoing QoS>0 messages 1, 2, ... 65535, 1, ... in the order
+            # it sends them; a skipped number means a message never reached this socket.
+            expect = self._expect_mid
+            if mid != expect and expect:
+                self._note_gap(mid, expect)
+            self._expect_mid = mid % 65535 + 1
+
+    def _note_gap(self, mid: int, expect: int) -> None:
+        skipped = (mid - expect) % 65535
+        self._skipped_now += skipped
+        self._stats.skipped_ids += skipped
+        if self._gap_at is None:
+            self._gap_at = time.monotonic()
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, m: mqtt.MQTTMessage) -> None:
+        self._sink(m.topic, m.payload, m.mid, m.qos, m.retain, m.dup)
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+        if reason.is_failure:
+            self.log.error("mqtt connection to %s:%s refused: %s", self.host, self.port, reason)
+            return
+        self._stats.connects += 1
+        self.log.info(
+            "mqtt connected to %s:%s as %s (session present: %s)",
+            self.host,
+            self.port,
+            self.client_id,
+            flags.session_present,
+        )
+        # Subscribing again on a resumed session is harmless and picks up a changed filter.
+        options = SubscribeOptions(qos=READINGS_QOS, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+        client.subscribe(self.subscription, options=options)
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
+        failed = [r for r in reasons if r.is_failure]
+        if failed:
+            self.log.error("mqtt subscription to %s refused: %s", self.subscription, failed)
+            self._resets.append(self._gen)  # reconnect with backoff
+            return
+        self._connected.set()
+
+    def _net_main(self) -> None:
+        try:
+            self._net_loop()
+        except BaseException as exc:  # reported by run_forever
+            self._net_error = exc
+            self.log.exception("mqtt network thread crashed")
+
+    def _net_loop(self) -> None:
+        client = self._new_client()
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.session_expiry
+        props.ReceiveMaximum = self.receive_maximum
+        delay_min, delay_max = self.reconnect_delay
+        delay = delay_min
+        backoff = False  # wait before the next connection attempt
+        wake_r = self._wake_r
+        assert wake_r is not None
+        need_connect = True
+        while not self._net_stop.is_set():
+            if need_connect or client.socket() is None:
+                self._invalidate()
+                if backoff:
+                    if self._net_stop.wait(delay * (0.5 + random.random() / 2)):
+                        break
+                    delay = min(delay * 2, delay_max)
+                backoff = True
+                client.reset_buffer()
+                try:
+                    # Closes the previous socket; clean_start=False resumes the session.
+                    client.connect(self.host, self.port, self.keepalive, clean_start=False, properties=props)
+                except OSError as exc:
+                    self.log.warning("mqtt connect to %s:%s failed: %s", self.host, self.port, exc)
+                    continue
+                need_connect = False
+                self._gen += 1
+                continue
+
+            sock = client.socket()
+            buffered = client.buffered()
+            try:
+                readable, writable, _ = select.select(
+                    [sock, wake_r], [sock] if client.want_write() else [], [], 0 if buffered else 0.25
+                )
+            except (OSError, ValueError):
+                need_connect = True
+                continue
+            if wake_r in readable:
+                with contextlib.suppress(BlockingIOError):
+                    wake_r.recv(4096)
+            rc = _SUCCESS
+            if buffered or sock in readable:
+                rc = self._read_burst(client)
+                if self._connected.is_set():
+                    delay = delay_min
+            if rc == _SUCCESS:
+                rc = self._send_acks(client)
+            if rc == _SUCCESS and (self._resets or self._gap_at is not None or self._behind):
+                reason = self._reset_reason()
+                if reason:
+                    failed = reason == "on_batch failed"
+                    self.log.log(
+                        logging.WARNING if failed or self._skipped_now else logging.INFO,
+                        "mqtt: reconnecting (%s; %d packet ids skipped) so that the broker resends what "
+                        "is not acknowledged",
+                        reason,
+                        self._skipped_now,
+                    )
+                    if not failed:
+                        self._stats.resyncs += 1
+                        backoff = False
+                    self._disconnect(client)
+                    need_connect = True
+                    continue
+            if rc == _SUCCESS and (sock in writable or client.want_write()):
+                rc = client.loop_write()
+            if rc == _SUCCESS:
+                rc = client.loop_misc()  # keepalive
+            if rc != _SUCCESS or client.socket() is None:
+                self.log.warning("mqtt connection to %s:%s lost: %s", self.host, self.port, mqtt.error_string(rc))
+                need_connect = True
+
+        # Stop: the worker finished its last batch; send its PUBACKs, then DISCONNECT (session kept).
+        if not need_connect and client.socket() is not None:
+            self._send_acks(client)
+            self._disconnect(client)
+        self._invalidate()
+
+    def _disconnect(self, client: _Client, timeout: float = 5.0) -> None:
+        """DISCONNECT (the session stays) and read until the broker closes the connection.
+
+        The broker handles a connection's packets in order, so when it closes after our DISCONNECT it
+        has processed every PUBACK sent before. Closing at once instead (as paho's ``disconnect()``
+        does) and reconnecting lets the new connection take the session over while PUBACKs still
+        sit unread in the old socket: they are lost and the messages are delivered again.
+        Messages arriving meanwhile are dropped unacknowledged; the broker resends them.
+        """
+        self._invalidate()
+        sock = client.socket()
+        if sock is None:
+            return
+        deadline = time.monotonic() + timeout
+        while client.want_write() and client.socket() is not None and time.monotonic() < deadline:
+            select.select([], [sock], [], 0.1)
+            if client.loop_write() != _SUCCESS:
+                break
+        if client.socket() is None or client.want_write() or not self._write_all(sock, b"\xe0\x00"):
+            return  # the socket is closed by the next connect()
+        while client.socket() is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.log.warning("mqtt: the broker did not close the connection after DISCONNECT")
+                break
+            if not client.buffered():
+                select.select([sock], [], [], remaining)
+            if client.loop_read() != _SUCCESS:
+                break  # end of stream: paho closed the socket
+            self._stats.discarded += len(self._burst)
+            self._burst = []
+        self._stats.discarded += len(self._burst)
+        self._burst = []
+
+    def _read_burst(self, client: _Client) -> MQTTErrorCode:
+        """Read the packets the kernel has buffered (paho's loop_read reads one packet per call)."""
+        burst = self._burst
+        rc = _SUCCESS
+        for _ in range(4096):
+            before = len(burst)
+            rc = client.loop_read()
+            if rc != _SUCCESS or len(burst) == before:
+                break
+        if burst:
+            n = len(burst)
+            if n >= 1000:
+                self._behind = True
+            self._burst = []
+            self._stats.received += n
+            self._conn_received += n
+            self._last_publish_at = time.monotonic()
+            if burst[0].dup or burst[-1].dup:
+                self._stats.redelivered += sum(1 for m in burst if m.dup)
+            self._inbox.put((self._gen, burst))
+        return rc
+
+    def _send_acks(self, client: _Client) -> MQTTErrorCode:
+        """Send the PUBACKs of processed batches of the current connection."""
+        acks = self._acks
+        gen = self._gen
+        mids: list[int] = []
+        while acks:
+            ack_gen, batch_mids = acks.popleft()
+            if ack_gen == gen:
+                mids.extend(batch_mids)
+            # else: processed, but that connection is gone; the broker redelivers them
+        if not mids:
+            return _SUCCESS
+        sock = client.socket()
+        if sock is None:
+            return MQTTErrorCode.MQTT_ERR_NO_CONN
+        if client.want_write():
+            # paho has a partly written packet queued: queue the PUBACKs behind it, one by one.
+            for mid in mids:
+                rc = client.ack(mid, READINGS_QOS)
+                if rc not in (_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN):
+                    return rc
+        else:
+            # paho's queue is empty and this thread is the only writer, so the PUBACKs can go out as
+            # one write (paho sends each packet with its own send() call).
+            data = b"".join(b"\x40\x02" + mid.to_bytes(2, "big") for mid in mids)
+            if not self._write_all(sock, data):
+                return MQTTErrorCode.MQTT_ERR_CONN_LOST
+        self._stats.acked += len(mids)
+        self._conn_acked += len(mids)
+        return _SUCCESS
+
+    def _write_all(self, sock: Any, data: bytes) -> bool:
+        view = memoryview(data)
+        deadline = time.monotonic() + max(self.keepalive, 5)
+        while view:
+            try:
+                sent = sock.send(view)
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                self.log.warning("mqtt write failed: %s", exc)
+                return False
+            view = view[sent:]
+            if view:
+                if time.monotonic() > deadline:
+                    self.log.warning("mqtt write timed out")
+                    return False
+                select.select([], [sock], [], 0.1)
+        return True
+
+    def _reset_reason(self) -> str | None:
+        """Whether to drop the connection now so that the broker resends unacknowledged messages."""
+        resets = self._resets
+        failed = False
+        while resets:
+            failed = resets.popleft() == self._gen or failed
+        if failed:
+            return "on_batch failed"
+        now = time.monotonic()
+        drained = self._conn_received == self._conn_acked  # nothing of ours is still being processed
+        quiet = now - self._last_publish_at
+        if self._gap_at is not None and (
+            (drained and quiet >= 2 * self.max_delay) or now - self._gap_at >= self.resync_after
+        ):
+            return "a skipped packet id: messages stuck in the broker"
+        if self._behind and drained and quiet >= self.idle_resync_after:
+            return "idle after a backlog: messages may be stuck in the broker"
+        return None
+
+    def _invalidate(self) -> None:
+        """Forget the current connection: what it delivered and did not ack is redelivered."""
+        self._stats.discarded += len(self._burst)
+        self._burst = []
+        self._connected.clear()
+        self._gen += 1
+        self._expect_mid = 0
+        self._gap_at = None
+        self._skipped_now = 0
+        self._behind = False
+        self._conn_received = self._conn_acked = 0
