@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 GREENISLE := $(BIN)/greenisle
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test check lint typecheck migrations-check deploy-check messages bench serve clean
+.PHONY: help install demo test check lint typecheck migrations-check deploy-check messages bench bench-ingest serve clean
 
 help:
 	@echo "make demo    load the Nantong demo and serve it on http://$(HOST):$(PORT)/"
@@ -69,7 +69,11 @@ messages: install
 	cd src/greenisle && ../../$(GREENISLE) makemessages -l zh_Hans -l en --no-obsolete --no-location --ignore="demo/*"
 
 bench: install
-	@for b in bench/*.py; do $(BIN)/python $$b; done
+	@for b in bench/bench_*.py bench/ingest.py; do $(BIN)/python $$b; done
+
+# Ingest per transport on PostgreSQL and SQLite (needs PostgreSQL and Mosquitto on loopback).
+bench-ingest: install
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache

@@ -290,7 +290,126 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise SystemExit(f"nothing listens on port {port}")
 
 
-TRANSPORTS: dict[str, Any] = {"http": bench_http}
+# --- MQTT ------------------------------------------------------------------------------------------
+
+
+def mqtt_publisher(serials: list[str], count: int, offset: int, out: Any) -> None:
+    """Publish ``count`` QoS 1 readings (one per message) as fast as the broker acknowledges them."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{os.getpid()}")
+    client.max_inflight_messages_set(2000)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", 1883)
+    client.loop_start()
+    start = dt.datetime.now(CHINA) - dt.timedelta(days=6, seconds=offset * 100_000)
+    crossing: dict[str, float] = {}
+    infos = []
+    for j in range(count):
+        serial = serials[j % len(serials)]
+        fill = 85.0 if j % 97 == 0 and serial not in crossing else 20.0
+        body = json.dumps(
+            {"observed_at": (start + dt.timedelta(seconds=j)).isoformat(), "fill_pct": fill}
+        ).encode()
+        if fill > 80:
+            crossing[serial] = time.time()
+        infos.append(client.publish(f"greenisle/v1/bins/{serial}/readings", body, qos=1))
+    for info in infos:
+        info.wait_for_publish(60)
+    client.disconnect()
+    client.loop_stop()
+    out.write(json.dumps({"published": count, "crossing": crossing}))
+
+
+def bench_mqtt(env: dict[str, str], setup: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    reset_requests(env)
+    tag = f"{os.getpid()}-{int(time.time())}"
+    listeners = []
+    for n in range(args.mqtt_listeners):
+        listeners.append(
+            subprocess.Popen(
+                [GREENISLE, "mqtt_listener", "--client-id", f"bench-{tag}-{n}", "--group", f"bench{tag}"],
+                env={**env, "PYTHONUNBUFFERED": "1"},
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    try:
+        for process in listeners:
+            for line in process.stdout:  # type: ignore[union-attr]
+                if "subscribed" in line:
+                    break
+            threading.Thread(target=process.stdout.read, daemon=True).start()  # type: ignore[union-attr]
+        before = count_readings(env)
+        serials = setup["serials"]
+        per_sender = args.mqtt_messages // args.mqtt_publishers
+        started = time.monotonic()
+        publishers = []
+        for n in range(args.mqtt_publishers):
+            mine = serials[n :: args.mqtt_publishers]
+            code = (
+                f"import sys,json;sys.path.insert(0,{str(ROOT / 'bench')!r});import ingest;"
+                f"ingest.mqtt_publisher({json.dumps(mine)},{per_sender},{n},sys.stdout)"
+            )
+            publishers.append(
+                subprocess.Popen([PYTHON, "-c", code], env=env, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+            )
+        outputs = [json.loads(p.communicate()[0]) for p in publishers]
+        published = sum(o["published"] for o in outputs)
+        deadline = time.monotonic() + 300
+        stored = 0
+        while time.monotonic() < deadline:
+            stored = count_readings(env) - before
+            if stored >= published:
+                break
+            time.sleep(0.25)
+        elapsed = time.monotonic() - started
+        crossing = {k: v for o in outputs for k, v in o["crossing"].items()}
+        return {
+            "mqtt_readings_per_s": round(stored / elapsed),
+            "mqtt_published": published,
+            "mqtt_stored": stored,
+            "mqtt_listeners": args.mqtt_listeners,
+            "latencies": request_latencies(env, crossing),
+        }
+    finally:
+        for process in listeners:
+            process.send_signal(signal.SIGTERM)
+        for process in listeners:
+            process.wait(30)
+
+
+# --- HJ 212 ----------------------------------------------------------------------------------------
+
+
+def bench_hj212(env: dict[str, str], setup: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """bench/hj212_probe.py: 1,000 connections, each sending packets with Flag=5 and counting a packet
+    when its 9014 (sent after commit) comes back."""
+    probe_env = dict(env)
+    if "DATABASE_URL" not in probe_env:
+        probe_env["DATABASE_URL"] = f"sqlite:///{env['GREENISLE_VAR_DIR']}/greenisle.sqlite3"
+    out = subprocess.run(
+        [PYTHON, str(ROOT / "bench" / "hj212_probe.py"), "--connections", str(args.hj212_connections)]
+        + ["--packets", str(args.hj212_packets), "--pipeline", str(args.hj212_pipeline)],
+        env=probe_env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    probe = json.loads(out.stdout[out.stdout.index("{") :])
+    return {
+        "hj212_packets_per_s": probe.get("packets_per_s"),
+        "hj212_connections": probe.get("connections"),
+        "hj212_pipeline": args.hj212_pipeline,
+        "hj212_latency_ms_p99": probe.get("latency_ms_p99"),
+    }
+
+
+TRANSPORTS: dict[str, Any] = {"http": bench_http, "mqtt": bench_mqtt, "hj212": bench_hj212}
 
 
 def main() -> None:
@@ -300,6 +419,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--bins", type=int, default=2000)
     parser.add_argument("--http-senders", type=int, default=2)
+    parser.add_argument("--mqtt-messages", type=int, default=60_000)
+    parser.add_argument("--mqtt-publishers", type=int, default=2)
+    parser.add_argument("--mqtt-listeners", type=int, default=2)
+    parser.add_argument("--hj212-connections", type=int, default=1000)
+    parser.add_argument("--hj212-packets", type=int, default=20)
+    parser.add_argument("--hj212-pipeline", type=int, default=4)
     parser.add_argument("--setup", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.setup:
