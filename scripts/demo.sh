@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# Serve the Nantong demo: migrate, load the demo data (once), start the web server and the smart-bin
-# simulator, print the URL and the logins, and stay in the foreground. Ctrl-C stops both processes.
+# Serve the Nantong demo: migrate, load the demo data (once), start the web server, the MQTT and HJ 212
+# listeners, telemetry upkeep and the smart-bin simulator (every bin over its own transport: HTTP, MQTT
+# or HJ 212), print the URL and the logins, and stay in the foreground. Ctrl-C stops them all.
 #
 #   scripts/demo.sh [HOST] [PORT]      (make demo HOST=… PORT=… calls this after installing)
+#
+# The MQTT listener needs a broker at GREENISLE_MQTT_HOST:GREENISLE_MQTT_PORT (127.0.0.1:1883): when none
+# answers there and mosquitto is installed, a private one is started for the demo. GREENISLE_DEMO_RATE
+# sets the simulator's readings per second across all bins (default 10: each of 1,200 bins every two
+# minutes, a simulated day's waste each time).
 set -euo pipefail
 
 HOST="${1:-127.0.0.1}"
@@ -10,9 +16,25 @@ PORT="${2:-8000}"
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 GREENISLE="$BIN/greenisle"
+RATE="${GREENISLE_DEMO_RATE:-10}"
 
 if [[ ! -x "$GREENISLE" ]]; then
     echo "demo.sh: $GREENISLE not found; run \`make install\` first" >&2
+    exit 1
+fi
+
+# Every process the demo runs must exist in this checkout: fail now, not halfway through.
+if ! COMMANDS="$("$GREENISLE" help --commands)"; then
+    echo "demo.sh: \`greenisle help --commands\` failed; see the messages above" >&2
+    exit 1
+fi
+MISSING=()
+for command in load_demo demo_logins mqtt_listener hj212_listener telemetry_maintain simulate; do
+    grep -qx "$command" <<<"$COMMANDS" || MISSING+=("$command")
+done
+if (( ${#MISSING[@]} )); then
+    echo "demo.sh: 缺少命令 / missing greenisle commands: ${MISSING[*]}" >&2
+    echo "demo.sh: this checkout cannot run the full demo yet; update it (or reinstall: make install)" >&2
     exit 1
 fi
 
@@ -29,6 +51,13 @@ BIND="$HOST:$PORT"
 URL="http://$OPEN_HOST:$PORT/"
 export GREENISLE_ALLOWED_HOSTS="${GREENISLE_ALLOWED_HOSTS:-$HOSTS}"
 
+# The same defaults as config/settings.py GREENISLE; a wildcard listener is reached on loopback.
+MQTT_HOST="${GREENISLE_MQTT_HOST:-127.0.0.1}"
+MQTT_PORT="${GREENISLE_MQTT_PORT:-1883}"
+HJ212_HOST="${GREENISLE_HJ212_HOST:-127.0.0.1}"
+HJ212_PORT="${GREENISLE_HJ212_PORT:-9212}"
+reach() { case "$1" in "" | 0.0.0.0) echo 127.0.0.1 ;; :: | "[::]") echo ::1 ;; *) echo "$1" ;; esac; }
+
 # Under GREENISLE_VAR_DIR when set, like the settings.
 VAR_DIR="${GREENISLE_VAR_DIR:-var}"
 LOG_DIR="$VAR_DIR/demo"
@@ -37,18 +66,21 @@ mkdir -p "$LOG_DIR"
 "$GREENISLE" migrate --noinput
 "$GREENISLE" load_demo --no-logins
 
-SERVER_PID=""
-SIMULATOR_PID=""
+# name:pid of every process started, in start order; stopped in reverse order.
+PROCS=()
 stop() {
     trap - INT TERM EXIT
     echo
     echo "stopping the demo…"
+    local i entry
     # Background jobs of a script ignore SIGINT, so each gets a TERM of its own.
-    for pid in "$SIMULATOR_PID" "$SERVER_PID"; do
-        [[ -n "$pid" ]] && kill -TERM "$pid" 2>/dev/null || true
+    for (( i=${#PROCS[@]}-1; i>=0; i-- )); do
+        entry="${PROCS[$i]}"
+        kill -TERM "${entry#*:}" 2>/dev/null || true
     done
-    for pid in "$SIMULATOR_PID" "$SERVER_PID"; do
-        [[ -n "$pid" ]] && wait "$pid" 2>/dev/null || true
+    for (( i=${#PROCS[@]}-1; i>=0; i-- )); do
+        entry="${PROCS[$i]}"
+        wait "${entry#*:}" 2>/dev/null || true
     done
     echo "demo stopped"
 }
@@ -56,12 +88,65 @@ stop() {
 trap 'stop; exit 0' INT TERM
 trap stop EXIT
 
-# The simulator posts dozens of readings every few seconds: their access-log lines go to a file so
+started() { PROCS+=("$1:$2"); }
+
+# Whether something accepts TCP connections on host:port.
+listening() {
+    timeout 2 bash -c "exec 3<>\"/dev/tcp/\$1/\$2\"" _ "$(reach "$1")" "$2" 2>/dev/null
+}
+
+# Wait for host:port to accept connections while the named process runs.
+wait_listening() {
+    local name="$1" pid="$2" host="$3" port="$4"
+    for _ in $(seq 1 60); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            echo "demo.sh: $name exited; see $LOG_DIR/$name.log" >&2
+            exit 1
+        fi
+        listening "$host" "$port" && return 0
+        sleep 0.5
+    done
+    echo "demo.sh: $name is not listening on $host:$port; see $LOG_DIR/$name.log" >&2
+    exit 1
+}
+
+# An MQTT broker for the listener and the simulator.
+if listening "$MQTT_HOST" "$MQTT_PORT"; then
+    BROKER="the MQTT broker at $MQTT_HOST:$MQTT_PORT"
+elif command -v mosquitto >/dev/null 2>&1 || [[ -x /usr/sbin/mosquitto ]]; then
+    MOSQUITTO="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
+    cat >"$LOG_DIR/mosquitto.conf" <<EOF
+# Written by scripts/demo.sh: a private broker for the demo, on loopback, without persistence.
+listener $MQTT_PORT $(reach "$MQTT_HOST")
+allow_anonymous true
+persistence false
+max_queued_messages 10000
+EOF
+    "$MOSQUITTO" -c "$LOG_DIR/mosquitto.conf" >"$LOG_DIR/mosquitto.log" 2>&1 &
+    started mosquitto $!
+    wait_listening mosquitto $! "$MQTT_HOST" "$MQTT_PORT"
+    BROKER="a private mosquitto on $MQTT_HOST:$MQTT_PORT (log $LOG_DIR/mosquitto.log)"
+else
+    echo "demo.sh: no MQTT broker answers on $MQTT_HOST:$MQTT_PORT and mosquitto is not installed" >&2
+    echo "demo.sh: install one (apt-get install mosquitto) or point GREENISLE_MQTT_HOST/PORT at a broker" >&2
+    exit 1
+fi
+
+# The simulator posts a reading every few hundred milliseconds: the access-log lines go to a file so
 # that the terminal shows the simulator's one-line summaries and the server's own messages.
 "$BIN/gunicorn" config.wsgi:application \
     --bind "$BIND" --workers 2 --timeout 60 \
     --access-logfile "$LOG_DIR/access.log" --error-logfile - &
 SERVER_PID=$!
+started "web server" "$SERVER_PID"
+
+"$GREENISLE" mqtt_listener >"$LOG_DIR/mqtt_listener.log" 2>&1 &
+started mqtt_listener $!
+"$GREENISLE" hj212_listener >"$LOG_DIR/hj212_listener.log" 2>&1 &
+HJ212_PID=$!
+started hj212_listener "$HJ212_PID"
+"$GREENISLE" telemetry_maintain --every 60 >"$LOG_DIR/telemetry_maintain.log" 2>&1 &
+started telemetry_maintain $!
 
 # Any HTTP answer (even a 404, or a redirect to the login page) means the server is serving.
 answers() {
@@ -94,19 +179,29 @@ if ! answers "$URL"; then
     echo "demo.sh: the web server did not answer on $URL" >&2
     exit 1
 fi
+wait_listening hj212_listener "$HJ212_PID" "$HJ212_HOST" "$HJ212_PORT"
 
-"$GREENISLE" simulate_bins --base-url "http://$OPEN_HOST:$PORT" &
-SIMULATOR_PID=$!
+"$GREENISLE" simulate --transport auto --rate "$RATE" --base-url "http://$OPEN_HOST:$PORT" &
+started simulate $!
 
 echo
 "$GREENISLE" demo_logins --url "$URL"
-echo "Ctrl-C stops the web server and the simulator. Access log: $LOG_DIR/access.log"
+echo "Ctrl-C stops everything. The simulator's summaries appear here; the other logs are files:"
+echo "  web server access log    $LOG_DIR/access.log (its errors appear here)"
+echo "  MQTT listener            $LOG_DIR/mqtt_listener.log ($BROKER)"
+echo "  HJ 212 listener          $LOG_DIR/hj212_listener.log ($HJ212_HOST:$HJ212_PORT)"
+echo "  telemetry upkeep         $LOG_DIR/telemetry_maintain.log (every 60 s)"
+echo "  device credentials       $LOG_DIR/device_credentials.json"
 echo
 
-# Stay in the foreground until interrupted, or until either process ends on its own.
-while kill -0 "$SERVER_PID" 2>/dev/null && kill -0 "$SIMULATOR_PID" 2>/dev/null; do
+# Stay in the foreground until interrupted, or until any process ends on its own.
+while true; do
+    for entry in "${PROCS[@]}"; do
+        if ! kill -0 "${entry#*:}" 2>/dev/null; then
+            echo "demo.sh: ${entry%%:*} ended on its own; stopping the demo" >&2
+            exit 1
+        fi
+    done
     sleep 1 &
     wait $! || true
 done
-echo "demo.sh: a demo process ended on its own" >&2
-exit 1

@@ -13,24 +13,22 @@ so their states, the pickup requests that crossing the threshold opens and those
 events are exactly what a live bin would produce.
 
 The whole load is one transaction: a failure leaves nothing behind, and the presence of the city
-bureau tells a later run that the demo is complete. Device keys are random (``Bin.rotate_key``);
-everything else comes from ``random.Random(seed)``, so two runs with the same seed and on the same
-day give the same registry.
+bureau tells a later run that the demo is complete. About half the bins report over HTTP, a quarter
+each over MQTT and HJ 212. Device secrets are random (HTTP keys, MQTT passwords, HJ 212 PWs) and
+written, raw, to the credentials file (:mod:`greenisle.demo.credentials`); everything else comes from
+``random.Random(seed)``, so two runs with the same seed and on the same day give the same registry.
 
 The code is in three parts: :mod:`greenisle.demo.plan` decides what to create (no database
 writes), :mod:`greenisle.demo.writer` writes it, and this module holds the public entry points, the
-transaction around them and the device keys file.
+transaction around them and the device credentials files.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
@@ -40,6 +38,16 @@ from greenisle.accounts.models import Membership, User
 from greenisle.audit.services import event_record
 from greenisle.catalog.models import WasteCode
 from greenisle.demo import nantong
+from greenisle.demo.credentials import (
+    DeviceCredentials,
+    credentials_ensure,
+    credentials_issue,
+    credentials_path,
+    keys_path,
+    read_credentials,
+    write_credentials,
+    write_keys,
+)
 from greenisle.demo.plan import (
     BIN_SERIAL_PREFIX,
     BIN_SIZES,
@@ -51,7 +59,7 @@ from greenisle.demo.plan import (
     Builder,
 )
 from greenisle.demo.writer import PLANNING_SHARE, Progress, Writer
-from greenisle.devices.models import Bin
+from greenisle.devices.models import Bin, Transport
 from greenisle.dispatch.choices import RequestStatus
 from greenisle.dispatch.models import PickupRequest
 from greenisle.organizations.choices import OrganizationKind
@@ -65,10 +73,14 @@ __all__ = [
     "OTHER_SIGNATURE_CODE",
     "DemoSummary",
     "Login",
+    "demo_bins",
+    "demo_credentials_restore",
     "demo_is_loaded",
     "demo_keys_reissue",
     "demo_load",
     "demo_logins",
+    # Moved to credentials.py, still importable from here.
+    "credentials_path",
     "keys_path",
     "write_keys",
     # Moved to plan.py and writer.py, still importable from here.
@@ -88,11 +100,6 @@ DEFAULT_PRODUCERS = 1200
 # second one. Fixed, like the password, so the logins can be printed again on a later run.
 DEMO_SIGNATURE_CODE = "246810"
 OTHER_SIGNATURE_CODE = "135790"
-
-
-def keys_path() -> Path:
-    """Where the plaintext device keys go for the simulator (var/demo/device_keys.json)."""
-    return Path(settings.VAR_DIR) / "demo" / "device_keys.json"
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,7 @@ class DemoSummary:
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     keys_file: Path | None = None
+    credentials_file: Path | None = None
 
 
 def demo_is_loaded() -> bool:
@@ -174,18 +182,6 @@ def _check_divisions() -> None:
         raise RuntimeError(f"divisions missing: {', '.join(sorted(wanted - present))} (run migrate)")
 
 
-def write_keys(keys: dict[str, str]) -> Path:
-    """Write the plaintext device keys for the simulator, readable by the owner only."""
-    path = keys_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(keys, handle, indent=1, sort_keys=True)
-    tmp.replace(path)
-    return path
-
-
 def demo_load(
     *, seed: int = nantong.DEFAULT_SEED, producers: int = DEFAULT_PRODUCERS, progress: Progress | None = None
 ) -> DemoSummary:
@@ -206,7 +202,10 @@ def demo_load(
         if org.kind == OrganizationKind.PRODUCER:
             org.signature_code_hash = shared_code
     builder.demo_producer.set_signature_code(DEMO_SIGNATURE_CODE)
-    keys = {device.serial: device.rotate_key() for device, _ in plan.bins}
+    # Every bin gets an HTTP key, and its MQTT password or HJ 212 PW (the events of creation name them).
+    creds: dict[str, DeviceCredentials] = {
+        device.serial: credentials_issue(device, None)[0] for device, _ in plan.bins
+    }
     writer = Writer(plan, report, seed=seed)
     with transaction.atomic():
         if demo_is_loaded():
@@ -230,34 +229,39 @@ def demo_load(
             status=RequestStatus.OPEN, collector=builder.collectors[0]
         ).count()
     report(1.0, "完成 done")
-    path = write_keys(keys)
-    return DemoSummary(counts=counts, seconds=time.monotonic() - started, keys_file=path)
+    path = write_credentials(creds)
+    counts.update(
+        {f"transport_{t}": sum(1 for d, _ in plan.bins if d.transport == t) for t in sorted(Transport.values)}
+    )
+    return DemoSummary(
+        counts=counts, seconds=time.monotonic() - started, keys_file=keys_path(), credentials_file=path
+    )
+
+
+def demo_bins() -> list[Bin]:
+    """The demo's bins, by serial, with what the audit events of a credential change need."""
+    return list(
+        Bin.objects.select_related("site__organization")
+        .filter(serial__startswith=BIN_SERIAL_PREFIX)
+        .order_by("serial")
+    )
+
+
+def demo_credentials_restore() -> Path:
+    """The demo is in the database but a credentials file is missing: restore the files.
+
+    What the remaining file still knows is kept (a secret that matches its hash keeps working); every
+    other secret a bin needs is issued anew, which retires the old one, as with any rotation, with one
+    audit event each. The files are written after the commit.
+    """
+    credentials_ensure(demo_bins(), read_credentials(), source="load_demo")
+    return credentials_path()
 
 
 def demo_keys_reissue() -> Path:
-    """The demo is in the database but its keys file is gone: give every demo bin a new key and write it.
+    """Give every demo bin new secrets (HTTP key, and its MQTT password or HJ 212 PW) and write the files.
 
-    The old keys stop working, as with any key rotation; each rotation is an audit event. The file is
-    written after the commit, so it never holds keys the database does not know.
+    The old secrets stop working; each rotation is an audit event. Returns the keys file.
     """
-    keys: dict[str, str] = {}
-    with transaction.atomic():
-        devices = list(
-            Bin.objects.select_related("site__organization")
-            .filter(serial__startswith=BIN_SERIAL_PREFIX)
-            .order_by("serial")
-        )
-        now = timezone.now()
-        for device in devices:
-            keys[device.serial] = device.rotate_key()
-            device.updated_at = now  # bulk_update skips auto_now
-        Bin.objects.bulk_update(devices, ["key_prefix", "key_hash", "updated_at"], batch_size=500)
-        for device in devices:
-            event_record(
-                action="devices.bin.key_rotated",
-                obj=device,
-                subject_organization=device.site.organization,
-                division_code=device.site.division_id,
-                payload={"key_prefix": device.key_prefix, "source": "load_demo"},
-            )
-    return write_keys(keys)
+    credentials_ensure(demo_bins(), {}, source="load_demo")
+    return keys_path()

@@ -20,6 +20,7 @@ from django.contrib.auth.hashers import make_password
 from greenisle.accounts.choices import Role
 from greenisle.accounts.models import User
 from greenisle.demo import nantong
+from greenisle.demo.credentials import hj212_mn_for, mqtt_username_for
 from greenisle.demo.nantong import DivisionInfo, Industry
 from greenisle.devices.models import Bin, Transport
 from greenisle.dispatch.models import Vehicle
@@ -32,6 +33,8 @@ FULL_BINS = 20
 # Of those, how many belong to the demo collector (the demo producer's bin is one of them).
 FULL_BINS_DEMO_COLLECTOR = 5
 BIN_SERIAL_PREFIX = "YC"
+# How the demo's bins report (shares of the fleet, the rest HTTP). The demo producer's bin stays on HTTP.
+TRANSPORT_SHARES: tuple[tuple[str, float], ...] = ((Transport.MQTT, 0.25), (Transport.HJ212, 0.25))
 DEMO_PRODUCER_NAME = "南通宏达汽车维修有限公司"
 
 # Bin sizes per industry (litres); the weight capacity follows from a bulk density of about 0.7 kg/L.
@@ -87,6 +90,7 @@ class Builder:
     """Builds the plan from the seed. Pure Python apart from reading the divisions and waste codes."""
 
     def __init__(self, *, seed: int, producers: int, today: dt.date) -> None:
+        self.seed = seed
         self.rng = random.Random(seed)
         self.new_id = Ids(random.Random(seed + 1))
         self.today = today
@@ -368,10 +372,32 @@ class Builder:
             self.plan.fills[serial] = round(fill, 1)
         self.plan.fills[demo_serial] = 86.0
 
+    def transports(self) -> None:
+        """About half the bins on HTTP, a quarter each on MQTT and HJ 212, spread over all collectors.
+
+        A generator of its own (seed + 3) decides, so the rest of the registry is the same as before
+        bins had transports. Usernames and MNs follow from the serial; the secrets are issued by
+        :func:`greenisle.demo.loading.demo_load` (they are random, like the device keys).
+        """
+        rng = random.Random(self.seed + 3)
+        devices = [device for device, _ in self.plan.bins[1:]]  # the demo producer's bin stays on HTTP
+        rng.shuffle(devices)
+        start = 0
+        for transport, share in TRANSPORT_SHARES:
+            count = round(len(devices) * share)
+            for device in devices[start : start + count]:
+                device.transport = transport
+                if transport == Transport.MQTT:
+                    device.mqtt_username = mqtt_username_for(device.serial)
+                elif transport == Transport.HJ212:
+                    device.hj212_mn = hj212_mn_for(device.serial)
+            start += count
+
     def build(self) -> Plan:
         self.regulators()
         self.collectors_and_fleet()
         self.facility()
         self.producers()
         self.fills()
+        self.transports()
         return self.plan

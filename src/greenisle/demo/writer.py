@@ -25,7 +25,7 @@ from greenisle.accounts.models import Membership, User
 from greenisle.audit.services import event_record
 from greenisle.catalog.models import WasteCode
 from greenisle.demo.plan import Plan
-from greenisle.devices.models import Bin, Transport
+from greenisle.devices.models import Bin
 from greenisle.dispatch.models import Vehicle
 from greenisle.organizations.choices import OrganizationKind
 from greenisle.organizations.models import Licence, Organization, ServiceContract, Site
@@ -199,6 +199,9 @@ class Writer:
                 collector=str(b.collector_id),
                 waste_codes=list(codes),
                 key_prefix=b.key_prefix,
+                transport=b.transport,
+                **({"mqtt_username": b.mqtt_username} if b.mqtt_username else {}),
+                **({"hj212_mn": b.hj212_mn} if b.hj212_mn else {}),
             )
             for b, codes in plan.bins
         ]
@@ -246,7 +249,7 @@ class Writer:
                 battery_pct=round(self.rng.uniform(55, 100), 1),
                 sequence=sequence,
             )
-            reading_ingest(device=device, reading=reading, transport=Transport.HTTP)
+            reading_ingest(device=device, reading=reading, transport=device.transport)
 
 
 def _event(action: str, obj: models.Model, subject: Organization, **payload: Any) -> dict[str, Any]:

@@ -16,8 +16,9 @@ from django.db import IntegrityError
 from greenisle.demo import nantong
 from greenisle.demo.loading import (
     DEFAULT_PRODUCERS,
+    credentials_path,
+    demo_credentials_restore,
     demo_is_loaded,
-    demo_keys_reissue,
     demo_load,
     demo_logins,
     keys_path,
@@ -43,10 +44,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if demo_is_loaded():
             self.stdout.write("demo already loaded")
-            if not keys_path().exists():
-                # The simulator needs the plaintext keys, and only their hashes are in the database.
-                path = demo_keys_reissue()
-                self.stdout.write(f"device keys file was missing: issued new keys into {path}")
+            if not keys_path().exists() or not credentials_path().exists():
+                # The simulator needs the raw secrets, and only their hashes are in the database.
+                path = demo_credentials_restore()
+                self.stdout.write(
+                    f"设备凭据文件缺失，已补发 / device credentials file was missing: restored into {path}"
+                )
             if not options["no_logins"]:
                 self.print_logins()
             return
@@ -66,6 +69,7 @@ class Command(BaseCommand):
         counts = ", ".join(f"{name} {value}" for name, value in summary.counts.items())
         self.stdout.write(self.style.SUCCESS(f"loaded in {summary.seconds:.1f} s: {counts}"))
         self.stdout.write(f"device keys: {summary.keys_file}")
+        self.stdout.write(f"device credentials (HTTP, MQTT, HJ 212): {summary.credentials_file}")
         if not options["no_logins"]:
             self.print_logins()
 

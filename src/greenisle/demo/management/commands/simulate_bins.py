@@ -4,6 +4,9 @@ Reads the device keys ``load_demo`` wrote (var/demo/device_keys.json) and the bi
 (telemetry.BinState), then every ``--interval`` seconds posts a reading for ``--batch`` bins. Bins
 whose pickup request has been collected report empty, so requests open and close while you watch.
 Stops cleanly on SIGINT/SIGTERM; a server that is down or a busy database is logged and retried.
+
+The HTTP-only predecessor of ``greenisle simulate`` (all three transports, fill curves, faults), kept
+for scripts that call it: it posts for every demo bin over HTTP, whatever transport the bin is set to.
 """
 
 from __future__ import annotations
