@@ -4,6 +4,9 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from greenisle.devices.models import CrcMode, Transport
 
 
 class AssignForm(forms.Form):
@@ -57,3 +60,99 @@ class ReceiveForm(forms.Form):
 
     def weights(self) -> dict[str, Decimal]:
         return {name.removeprefix("line_"): value for name, value in self.cleaned_data.items()}
+
+
+class BinForm(forms.Form):
+    """A bin's settings. The service checks them again and names the field at fault; this form only gives
+    the browser the right inputs. On a change the serial is fixed and a blank PW keeps the current one."""
+
+    serial = forms.CharField(label=_("Serial number"), max_length=64)
+    name = forms.CharField(label=_("Name"), max_length=100)
+    site = forms.ChoiceField(label=_("Site"))
+    capacity_l = forms.IntegerField(label=_("Capacity (L)"), min_value=1, max_value=100_000)
+    capacity_kg = forms.DecimalField(
+        label=_("Capacity (kg)"), min_value=Decimal("0.01"), max_value=Decimal("100000"), decimal_places=2
+    )
+    waste_codes = forms.CharField(
+        label=_("Waste codes"),
+        max_length=1000,
+        help_text=_("Codes of the catalogue in force, separated by ; or , (e.g. 900-214-08; 900-041-49)"),
+    )
+    threshold_pct = forms.DecimalField(
+        label=_("Threshold (%)"), min_value=1, max_value=100, decimal_places=2, initial=80
+    )
+    reporting_interval_s = forms.IntegerField(
+        label=_("Reporting interval (s)"), min_value=30, max_value=86400, initial=900
+    )
+    transport = forms.ChoiceField(
+        label=pgettext_lazy("device", "Transport"), choices=Transport.choices, initial=Transport.HTTP
+    )
+    mqtt_username = forms.CharField(
+        label=_("MQTT username"),
+        max_length=64,
+        required=False,
+        help_text=_("Required for MQTT; a password is generated for it."),
+    )
+    hj212_mn = forms.CharField(
+        label=_("HJ 212 MN"), max_length=64, required=False, help_text=_("Required for HJ 212.")
+    )
+    hj212_pw = forms.CharField(
+        label=_("HJ 212 PW"),
+        max_length=64,
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_("The PW configured on the data logger."),
+    )
+    hj212_crc_mode = forms.ChoiceField(label=_("HJ 212 CRC variant"), choices=CrcMode.choices)
+    enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
+
+    def __init__(self, *args: Any, sites: Any, instance: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance = instance
+        choices = [(str(s.pk), f"{s.organization.name} · {s.name}") for s in sites]
+        if instance is not None:
+            del self.fields["serial"]
+            if str(instance.site_id) not in {c for c, _label in choices}:
+                site = instance.site
+                choices.insert(0, (str(site.pk), f"{site.organization.name} · {site.name}"))
+            self.fields["hj212_pw"].help_text = _("Leave blank to keep the current PW.")
+            self.initial.update(
+                {
+                    "name": instance.name,
+                    "site": str(instance.site_id),
+                    "capacity_l": instance.capacity_l,
+                    "capacity_kg": instance.capacity_kg,
+                    "waste_codes": "; ".join(c.code for c in instance.waste_codes.all()),
+                    "threshold_pct": instance.threshold_pct,
+                    "reporting_interval_s": instance.reporting_interval_s,
+                    "transport": instance.transport,
+                    "mqtt_username": instance.mqtt_username or "",
+                    "hj212_mn": instance.hj212_mn or "",
+                    "hj212_crc_mode": instance.hj212_crc_mode,
+                    "enabled": instance.enabled,
+                }
+            )
+        self.fields["site"].choices = [("", "—"), *choices]
+
+    def service_values(self) -> dict[str, Any]:
+        """The cleaned values as the provisioning services take them."""
+        data = dict(self.cleaned_data)
+        data["mqtt_username"] = data.get("mqtt_username") or None
+        data["hj212_mn"] = data.get("hj212_mn") or None
+        if not data.get("hj212_pw"):
+            data.pop("hj212_pw", None)
+            if self.instance is None:
+                data["hj212_pw"] = None
+        return data
+
+
+class RotateCredentialsForm(forms.Form):
+    http_key = forms.BooleanField(label=_("HTTP device key"), required=False, initial=True)
+    mqtt_password = forms.BooleanField(label=_("MQTT password"), required=False, initial=True)
+
+
+class BinImportForm(forms.Form):
+    file = forms.FileField(label=_("CSV or Excel (.xlsx) file"))
+    dry_run = forms.BooleanField(
+        label=_("Dry run: check every row, write nothing"), required=False, initial=True
+    )

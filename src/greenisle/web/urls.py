@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from greenisle.web import views
+from greenisle.web import views, views_bins
 
 app_name = "web"
 urlpatterns = [
@@ -17,9 +17,16 @@ urlpatterns = [
     path("regulator/", views.regulator_home, name="regulator"),
     path("regulator/overview.json", views.overview_json, name="overview_json"),
     path("facility/", views.facility_home, name="facility"),
-    path("bins/", views.bins, name="bins"),
+    path("bins/", views_bins.bins, name="bins"),
     path("bins.geojson", views.bins_geojson, name="bins_geojson"),
-    path("bins/<uuid:bin_id>/", views.bin_detail, name="bin"),
+    path("bins/new/", views_bins.bin_new, name="bin_new"),
+    path("bins/import/", views_bins.bin_import, name="bin_import"),
+    path("bins/import/template.csv", views_bins.bin_import_template, name="bin_import_template"),
+    path("bins/import/sites.csv", views_bins.bin_import_sites, name="bin_import_sites"),
+    path("bins/<uuid:bin_id>/", views_bins.bin_detail, name="bin"),
+    path("bins/<uuid:bin_id>/edit/", views_bins.bin_edit, name="bin_edit"),
+    path("bins/<uuid:bin_id>/enabled/", views_bins.bin_enabled, name="bin_enabled"),
+    path("bins/<uuid:bin_id>/credentials/", views_bins.bin_credentials, name="bin_credentials"),
     path("requests/", views.requests_list, name="requests"),
     path("requests/<uuid:request_id>/", views.request_detail, name="request"),
     path("trips/<uuid:trip_id>/", views.trip_detail, name="trip"),

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import F, Q
+from django.db.models import F
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -19,7 +19,7 @@ from greenisle.accounts.choices import Role
 from greenisle.accounts.middleware import SESSION_KEY
 from greenisle.audit.models import Event
 from greenisle.core.errors import ServiceError
-from greenisle.devices.selectors import bin_get_visible_to, bin_list_visible_to
+from greenisle.devices.selectors import bin_list_visible_to
 from greenisle.dispatch.choices import RequestStatus
 from greenisle.dispatch.selectors import (
     driver_list_for,
@@ -381,31 +381,6 @@ def facility_home(request: HttpRequest) -> HttpResponse:
         {
             "manifests": manifest_list_visible_to(request.user)[:50],
             "ledger": ledger_list_visible_to(request.user)[:50],
-        },
-    )
-
-
-@login_required
-def bins(request: HttpRequest) -> HttpResponse:
-    qs = bin_list_visible_to(request.user)
-    q = request.GET.get("q", "").strip()
-    if q:
-        qs = qs.filter(Q(serial__icontains=q) | Q(site__organization__name__icontains=q))
-    return render(request, "web/bins.html", {"page": _page(request, qs), "q": q})
-
-
-@login_required
-def bin_detail(request: HttpRequest, bin_id: Any) -> HttpResponse:
-    obj = bin_get_visible_to(request.user, bin_id)
-    if obj is None:
-        raise Http404
-    return render(
-        request,
-        "web/bin_detail.html",
-        {
-            "bin": obj,
-            "readings": obj.readings.order_by("-observed_at")[:20],
-            "requests": request_list_visible_to(request.user).filter(bin=obj)[:20],
         },
     )
 

@@ -2,6 +2,7 @@ from typing import Any
 
 from django import template
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
 
 register = template.Library()
 
@@ -26,3 +27,17 @@ def fill_bar(fill: Any, threshold: Any = 80) -> str:
 @register.filter
 def status_badge(obj: Any) -> str:
     return format_html('<span class="status {}">{}</span>', obj.status, obj.get_status_display())
+
+
+@register.simple_tag
+def connection_badge(connection: Any) -> str:
+    """How a bin is reporting: online, offline, never heard from, or disabled."""
+    labels = {
+        "online": _("Online"),
+        "offline": _("Offline"),
+        "never": _("Never reported"),
+        "disabled": _("Disabled"),
+    }
+    if connection not in labels:
+        return format_html('<span class="muted">{}</span>', "—")
+    return format_html('<span class="conn {}">{}</span>', connection, labels[connection])
