@@ -1,81 +1,118 @@
 """MQTT transport for smart-bin readings: a batching QoS 1 subscriber that acknowledges after commit.
 
-This module has no Django imports; the ingest listener wires ``on_batch`` to the ingest service.
+No Django imports; the ingest listener passes a callback that commits a batch of readings.
 
 Topic scheme
-    Devices publish readings to ``greenisle/v1/bins/{device}/readings`` where ``{device}`` is the
-    device's MQTT username: exactly one topic level, 1..64 characters, no ``/``, ``+``, ``#`` or NUL.
-    Listeners subscribe to ``READINGS_FILTER`` (``greenisle/v1/bins/+/readings``) and recover the
-    device with ``device_from_topic``. The broker ACL should let a device publish only below its own
-    username, so the topic level identifies the sender.
+    A device publishes its readings to ``greenisle/v1/bins/{device}/readings`` where ``{device}`` is
+    its MQTT username: one topic level of 1..64 characters without ``/``, ``+``, ``#`` or NUL
+    (``readings_topic`` refuses anything else). Listeners subscribe to ``READINGS_FILTER``
+    (``greenisle/v1/bins/+/readings``) and read the device back with ``device_from_topic``. The broker
+    ACL should let a device publish only below its own username, so the level identifies the sender.
 
-QoS and ack-after-commit
-    Readings are published with QoS 1. The client runs with paho's ``manual_ack=True``: a PUBACK is
-    sent only after ``on_batch`` returned, i.e. after the readings were committed. Delivery is
-    therefore *at least once*: a batch that was committed but whose PUBACKs did not reach the broker
-    (crash, lost connection) is delivered again with DUP set, so ``on_batch`` must be idempotent
+QoS and acknowledge-after-commit
+    Readings are published with QoS 1. The client runs with paho's ``manual_ack``: a message's PUBACK
+    is sent only after ``on_batch`` returned, i.e. after the batch was committed; an acknowledged
+    message is never lost. Delivery is *at least once*: a batch committed whose PUBACKs did not reach
+    the broker (crash, lost connection) comes again with DUP set, so ``on_batch`` must be idempotent
     (the ingest path stores a reading once per device and observation time). If ``on_batch`` raises,
-    nothing of that batch is acknowledged and the subscriber drops the connection and resumes its
-    persistent session: Mosquitto resends every unacknowledged QoS 1 message with DUP=1 on reconnect.
-    Messages already received from the same connection but not yet handed to ``on_batch`` are
-    discarded locally (they are unacknowledged too and are redelivered the same way). QoS 0 messages
-    are handed over but never acknowledged.
+    nothing of that batch is acknowledged; the subscriber disconnects and resumes its persistent
+    session, and the broker resends every unacknowledged QoS 1 message with DUP=1. Messages received
+    on that connection but not yet handed to ``on_batch`` are dropped locally (also unacknowledged,
+    also resent). QoS 0 messages are handed over and never acknowledged.
 
 Sessions
-    MQTT v5, ``clean_start=False``, a stable client id and a Session Expiry Interval (default 300 s):
-    while a listener is down, the broker keeps its subscription and queues QoS 1 messages for it;
-    unacknowledged in-flight messages are resent when it comes back.
+    MQTT v5, ``clean_start=False``, a stable client id and a Session Expiry Interval: while a listener
+    is down the broker keeps its subscription and queues QoS 1 messages for it (at most
+    ``max_queued_messages``, see below); in-flight messages are resent when it comes back. Because the
+    recovery paths above rely on the session outliving a connection, the CONNECT asks for at least
+    10 s; a shorter ``session_expiry`` (e.g. 0) is applied by the DISCONNECT of a clean stop.
 
-Shared subscriptions
-    Several listener processes join ``$share/<group>/greenisle/v1/bins/+/readings``, each with its
-    own stable client id; the broker hands every message to one member of the group (round robin in
-    Mosquitto). Measured on Mosquitto 2.0.11 (see tests/telemetry/test_mqtt_transport.py):
+Shared subscriptions (``share_group``)
+    Several listener processes join ``$share/<group>/greenisle/v1/bins/+/readings``, each with its own
+    stable client id; the broker gives each message to one member (round robin in Mosquitto).
+    Measured on Mosquitto 2.0.11 (tests/telemetry/test_mqtt_transport.py covers the first point):
 
-    - a stream of 2,000 messages to two live members splits 1,000/1,000, none to both, none missing;
-    - Mosquitto keeps round-robining to a member whose *persistent session is offline*: with one of
-      two members down, the live member got 2,500 of 5,000 messages; the dead member's session queued
-      1,000 (``max_queued_messages``) and 1,500 were dropped ("Outgoing messages are being dropped"
-      in the broker log). A member that disconnects with Session Expiry 0 leaves the group at once
-      and the live member then got 2,000 of 2,000;
-    - unacknowledged messages in flight to a member that disconnects stay in that member's session
-      (they are not handed to another member); they are resent, with DUP, when it reconnects.
+    - 2,000 messages to two live members: 1,000 each, none to both, none missing.
+    - Mosquitto keeps choosing a member whose persistent session is offline: with one of two members
+      down, the live member got 2,500 of 5,000 messages; the offline session queued 1,000
+      (``max_queued_messages``) and 1,500 were dropped ("Outgoing messages are being dropped" in the
+      broker log). A member that leaves with Session Expiry 0 in its DISCONNECT is out of the group at
+      once (the other member then got 2,000 of 2,000).
+    - Unacknowledged messages in flight to a member that disconnects stay in that member's session;
+      they are not given to another member but resent, with DUP, when it reconnects.
 
-    So a dead listener with a persistent session holds its share of the stream until it reconnects or
-    its session expires, and beyond ``max_queued_messages`` that share is lost. Keep the session expiry
-    short, restart listeners quickly, and raise ``max_queued_messages`` (or set it to 0 with a
-    ``max_queued_bytes`` cap) in the production broker config.
+    So a dead listener holds its share of the stream until it reconnects or its session expires, and
+    beyond ``max_queued_messages`` that share is lost: restart listeners quickly, keep the session
+    expiry short (default 300 s), and raise the broker's queue limits (below).
 
-Flow control (measured against Mosquitto 2.0.11 with the default config: ``max_inflight_messages``
-20, ``max_queued_messages`` 1000)
-    - The number of unacknowledged QoS 1 messages the broker sends a subscriber is its in-flight
-      window. An MQTT 3.1.1 subscriber that never acks got 20 of 5,000 (``max_inflight_messages``).
-      An MQTT v5 subscriber *without* a Receive Maximum property also got only 20 (Mosquitto
-      applies ``max_inflight_messages``, not the protocol default of 65,535). With Receive Maximum
-      100 it got 100; with Receive Maximum 65,535 it got all 5,000, and 65,535 of 70,000. So for
-      v5 clients the announced Receive Maximum replaces ``max_inflight_messages``, including upwards.
-      This client is MQTT v5 and announces ``receive_maximum`` (default 65,535), which lets batches
-      of 1,000 build up while the previous batch is being committed.
-    - Messages beyond the in-flight window are queued per client up to ``max_queued_messages`` and
-      then *dropped* (QoS 1 included; the publisher has already been acknowledged by the broker).
-      Connected subscriber that never acks: Receive Maximum 100 -> 100 + 1,000 delivered of 5,000;
-      Receive Maximum 65,535 -> 65,535 + 1,000 of 70,000. Offline persistent session: only 1,000
-      of 5,000 kept (the in-flight window does not buffer for an offline client).
-    - Consequently a consumer that falls behind by more than Receive Maximum + ``max_queued_messages``
-      loses messages at the broker. This subscriber therefore keeps reading from the socket while a
-      batch is being committed (received messages are buffered in-process, at most Receive Maximum
-      of them).
+Flow control: what limits in-flight messages (Mosquitto 2.0.11, default config: ``max_inflight_messages``
+20, ``max_queued_messages`` 1000; a subscriber that reads but never acknowledges, 5,000 published)
+    - MQTT 3.1.1 subscriber: 20 delivered (``max_inflight_messages``). MQTT v5 subscriber without a
+      Receive Maximum property: also 20 (Mosquitto does not use the protocol default of 65,535).
+      Receive Maximum 100: 100. Receive Maximum 65,535: all 5,000, and 65,535 of 70,000. For v5
+      clients the announced Receive Maximum replaces ``max_inflight_messages``, also upwards. This
+      client is v5 and announces ``receive_maximum`` (default 65,535) so that batches of 1,000 fill up
+      while the previous batch is being committed.
+    - Beyond the window the broker queues per client up to ``max_queued_messages`` and then *drops*,
+      QoS 1 included (the publisher has already had its PUBACK): Receive Maximum 100 -> 100 + 1,000 of
+      5,000 delivered; 65,535 -> 65,535 + 1,000 of 70,000. Offline persistent session: 1,000 of 5,000
+      kept (the in-flight window does not count for an offline client). Dropped messages use up packet
+      ids: after 1,100 delivered, the next message had packet id 5,001.
+    - The same 1,000 limit applies to the broker's write queue of a connection. When the subscriber
+      reads slower than messages arrive and the socket buffers are full, further PUBLISH packets are
+      dropped from the wire but stay "in flight" in the session: not lost, but stuck until the client
+      reconnects, and they use up the Receive Maximum. A subscriber that did not read while 20,000
+      messages were published got 18,658 of them; the other 1,342 came only after a reconnect (DUP).
+      This client therefore (1) keeps reading while a batch is committed (received messages wait in
+      memory, at most Receive Maximum of them), (2) watches packet ids, which Mosquitto assigns per
+      client in sending order (1..65535, then 1 again), and (3) notes a read that found a backlog of
+      1,000 or more messages. After a skipped id (a stuck or a dropped message; the two look alike) or
+      a backlog followed by silence, it *resyncs*: once everything received is acknowledged (or 1 s
+      after the skipped id), it disconnects and resumes the session; the broker resends the stuck
+      messages (``stats.resyncs``, ``stats.skipped_ids``).
+    - Mosquitto reuses the packet id of a message still in flight once its counter wraps around, and
+      a PUBACK removes the oldest in-flight message with that id. 40,000 messages published while a
+      plain paho subscriber did not read (17,147 delivered, the rest stuck), then 60,000 more, each
+      acknowledged on arrival: 17,318 stuck messages were removed by PUBACKs meant for newer ones, i.e.
+      lost. This client remembers the skipped ids of a connection; if one comes again it sends no more
+      PUBACKs on that connection and resyncs at once. The same scenario through this client: 99,932
+      and 99,937 of 100,000 delivered; the rest was dropped by the broker's queue limit (stuck messages
+      count against the Receive Maximum).
+    - The broker handles a connection's packets in order but may lag behind in reading them: with two
+      publishers sending flat out, ~4,600 PUBACKs waited in the broker's receive queue of the
+      subscriber's socket, and 4,000-40,000 were still unread when the subscriber closed the socket
+      at once (paho's ``disconnect()``) and the next connection with the same client id took the
+      session over, so those messages were delivered again. This client sends DISCONNECT and reads
+      until the broker closes the connection before it reconnects or stops: then every PUBACK sent
+      before has been processed.
+    - Overload is lost at the broker: two publishers offering 52,000-60,000 msg/s to one subscriber
+      (more than this 2-core machine passes through broker and subscriber) lost ~85,000 of 300,000
+      messages to the queue limit. For production set ``max_queued_messages 0`` (no count limit; it
+      also removes the write-queue limit) with a ``max_queued_bytes`` cap, and add listeners.
 
-Manual acknowledgement and threads (paho-mqtt 2.2.0)
-    ``Client(manual_ack=True)`` suppresses the automatic PUBACK; ``client.ack(mid, qos)`` queues
-    the PUBACK. ``ack`` is not generally thread safe: it appends to paho's outgoing packet deque and,
-    when the client is driven by ``loop()``/``loop_forever()`` in another thread (no ``loop_start``
-    thread), it calls ``loop_write()`` directly from the calling thread, racing the network thread's
-    writes. Acknowledgements also must not cross a reconnect (after a reconnect the broker reuses
-    packet identifiers). Design here: one network thread owns the client and drives it through the
-    external-loop API (``socket()``, ``loop_read()``, ``loop_write()``, ``loop_misc()``); it passes
-    received messages to the caller's thread in bursts; the caller's thread batches, calls
-    ``on_batch`` and hands the packet ids back through a deque tagged with the connection generation.
-    The network thread sends the PUBACKs, and only for the current connection.
+Threads and manual acknowledgement in paho-mqtt 2.2.0
+    ``Client(manual_ack=True)`` / ``manual_ack_set(True)`` stops the automatic PUBACK after
+    ``on_message``; ``client.ack(mid, qos)`` queues the PUBACK (``_send_puback`` -> ``_packet_queue``). It
+    is not safe to call from an arbitrary thread: ``_packet_queue`` appends to paho's outgoing deque and,
+    when no ``loop_start()`` thread exists (``loop()``/``loop_forever()`` driven from a thread of our own)
+    and no callback is running, calls ``loop_write()`` right away from the calling thread, racing the
+    network thread's writes of partially sent packets. With ``loop_start()`` it only appends and wakes the
+    loop, but an ack can then still cross a reconnect and acknowledge, with a packet id the broker has
+    reused, a different message. Design here: one network thread owns the client and drives it with the
+    external-loop API (``socket()``, ``loop_read()``, ``loop_write()``, ``loop_misc()``) and ``select``;
+    it passes received messages to the caller's thread in bursts; the caller's thread batches, calls
+    ``on_batch`` and returns the packet ids through a deque tagged with the connection generation; the
+    network thread sends the PUBACKs (one write for a whole batch when paho's queue is empty) and only for
+    the connection the messages came from.
+
+    paho 2.2's own v5 receive path costs ~85 us per message on this machine (a ``Properties`` object
+    per PUBLISH, three or four ``recv`` calls per packet), i.e. at most ~12,000 msg/s. ``_Client``
+    overrides two private methods, for paho 2.2.x only (other versions run paho's code unchanged):
+    ``_handle_publish`` (skips the property block) and ``_sock_recv`` (serves paho's small reads from
+    one 256 KiB ``recv``). Measured with bench/mqtt_transport_probe.py (100,000 QoS 1 messages of
+    ~150 bytes, no-op callback, broker and publishers on the same 2 cores): ~12 us of subscriber CPU
+    per message; 30,000-49,000 msg/s received and acknowledged with one low-CPU publisher connection;
+    14,000-18,000 msg/s with two paho publishers, which are then the bottleneck.
 """
 
 from __future__ import annotations
@@ -185,6 +222,7 @@ class SubscriberStats:
 # paho-mqtt 2.2 and switched off for other versions (then paho's own code runs: correct, ~5x slower).
 _FAST_PATH = paho.mqtt.__version__.startswith("2.2.")
 _READ_SIZE = 256 * 1024
+_MIN_SESSION_EXPIRY = 10  # seconds
 
 
 class _Client(mqtt.Client):
@@ -233,7 +271,7 @@ class _Client(mqtt.Client):
         packet = self._in_packet["packet"]
         try:
             pos = 2 + ((packet[0] << 8) | packet[1])
-            topic = packet[2:pos].decode()
+            topic = packet[2:pos].decode(errors="replace")  # Mosquitto checks UTF-8 on publish
             mid = 0
             if qos:
                 mid = (packet[pos] << 8) | packet[pos + 1]
@@ -252,7 +290,7 @@ class _Client(mqtt.Client):
             pos += length
             if pos > len(packet):
                 return MQTTErrorCode.MQTT_ERR_PROTOCOL
-        except (IndexError, UnicodeDecodeError):
+        except IndexError:
             return MQTTErrorCode.MQTT_ERR_PROTOCOL
         self._sink(topic, bytes(packet[pos:]), mid, qos, bool(command & 0x01), bool(command & 0x08))
         return _SUCCESS
@@ -292,6 +330,8 @@ class BatchingSubscriber:
             raise ValueError("a stable client_id is required for a persistent session")
         if max_batch < 1 or max_delay < 0:
             raise ValueError("max_batch must be >= 1 and max_delay >= 0")
+        if not 0 <= session_expiry <= 0xFFFFFFFF:
+            raise ValueError("session_expiry must be within 0..4294967295 seconds")
         if not 1 <= receive_maximum <= 65535:
             raise ValueError("receive_maximum must be within 1..65535")
         self.host = host
@@ -310,7 +350,7 @@ class BatchingSubscriber:
         self.log = logger
         # Resync (see "Flow control"): wait this long for the local pipeline to drain first.
         self.resync_after = 1.0
-        self.idle_resync_after = 0.5
+        self.idle_resync_after = max(0.5, 10 * max_delay)
 
         self._stats = SubscriberStats()
         self._connected = threading.Event()
@@ -319,7 +359,7 @@ class BatchingSubscriber:
         self._gen = 0  # connection generation, written by the network thread only
         self._inbox: queue.SimpleQueue[_Burst] = queue.SimpleQueue()  # network -> worker
         self._acks: collections.deque[tuple[int, list[int]]] = collections.deque()  # worker -> network
-        self._resets: collections.deque[int] = collections.deque()  # worker -> network: drop that gen
+        self._resets: collections.deque[tuple[int, str]] = collections.deque()  # (gen, why): drop that gen
         self._net_stop = threading.Event()
         self._net_error: BaseException | None = None
         self._wake_r: socket.socket | None = None
@@ -332,16 +372,21 @@ class BatchingSubscriber:
         self._expect_mid = 0  # next packet id the broker should use, 0 = unknown
         self._gap_at: float | None = None  # when a skipped packet id was seen
         self._skipped_now = 0
+        self._holes: set[int] = set()  # skipped packet ids of this connection
+        self._id_reused = False  # a skipped packet id came again: no more PUBACKs on this connection
         self._behind = False  # a read burst found a large backlog in the socket
-        self._conn_received = 0
+        self._conn_due = 0  # QoS 1 messages received on this connection
         self._conn_acked = 0
+        self._net_discarded = 0  # SubscriberStats.discarded is the worker's
         self._last_publish_at = 0.0
 
     # -- public ------------------------------------------------------------------------------------
 
     @property
     def stats(self) -> SubscriberStats:
-        return dataclasses.replace(self._stats)
+        stats = dataclasses.replace(self._stats)
+        stats.discarded += self._net_discarded
+        return stats
 
     @property
     def connected(self) -> threading.Event:
@@ -442,7 +487,7 @@ class BatchingSubscriber:
                 "mqtt on_batch failed for %d messages; not acknowledged, reconnecting to get them again",
                 len(batch),
             )
-            self._resets.append(gen)
+            self._resets.append((gen, "on_batch failed"))
             self._wake()
             # Back off while the callback keeps failing (e.g. database down): 0.1 s, 0.2 s, ... 5 s.
             self._failures += 1
@@ -471,30 +516,41 @@ class BatchingSubscriber:
             client.username_pw_set(self.username, self.password)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
+        client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message  # QoS 2, or paho versions without the fast path
         return client
 
     def _sink(self, topic: str, payload: bytes, mid: int, qos: int, retain: bool, dup: bool) -> None:
         self._burst.append(MqttMessage(topic, payload, mid, qos, retain, dup))
         if qos:
+            self._conn_due += 1  # to be acknowledged
             # Mosquitto numbers a client's outgoing QoS>0 messages 1, 2, ... 65535, 1, ... in the order
             # it sends them; a skipped number means a message never reached this socket.
             expect = self._expect_mid
             if mid != expect and expect:
                 self._note_gap(mid, expect)
+            elif self._holes and mid in self._holes:
+                # The broker reuses packet ids of messages still in flight, and a PUBACK removes the
+                # oldest in-flight message with that id: acking this one would drop the stuck one.
+                self._id_reused = True
             self._expect_mid = mid % 65535 + 1
 
     def _note_gap(self, mid: int, expect: int) -> None:
         skipped = (mid - expect) % 65535
         self._skipped_now += skipped
         self._stats.skipped_ids += skipped
+        if self._holes and mid in self._holes:
+            self._id_reused = True
+        self._holes.update((expect - 1 + i) % 65535 + 1 for i in range(skipped))
         if self._gap_at is None:
             self._gap_at = time.monotonic()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, m: mqtt.MQTTMessage) -> None:
         self._sink(m.topic, m.payload, m.mid, m.qos, m.retain, m.dup)
 
-    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
         if reason.is_failure:
             self.log.error("mqtt connection to %s:%s refused: %s", self.host, self.port, reason)
             return
@@ -510,13 +566,22 @@ class BatchingSubscriber:
         options = SubscribeOptions(qos=READINGS_QOS, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
         client.subscribe(self.subscription, options=options)
 
-    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any) -> None:
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reasons: Any, properties: Any
+    ) -> None:
         failed = [r for r in reasons if r.is_failure]
         if failed:
             self.log.error("mqtt subscription to %s refused: %s", self.subscription, failed)
-            self._resets.append(self._gen)  # reconnect with backoff
+            self._resets.append((self._gen, "subscription refused"))  # reconnect with backoff
             return
         self._connected.set()
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any
+    ) -> None:
+        if flags.is_disconnect_packet_from_server:
+            # e.g. "Session taken over": another listener uses the same client id.
+            self.log.warning("mqtt: the broker disconnected %s: %s", self.client_id, reason)
 
     def _net_main(self) -> None:
         try:
@@ -528,7 +593,10 @@ class BatchingSubscriber:
     def _net_loop(self) -> None:
         client = self._new_client()
         props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.session_expiry
+        # Reconnects that rely on redelivery (on_batch failed, resync, lost connection) need the session
+        # to outlive the connection, so it is at least _MIN_SESSION_EXPIRY; a shorter session_expiry is
+        # applied by the final DISCONNECT.
+        props.SessionExpiryInterval = max(self.session_expiry, _MIN_SESSION_EXPIRY)
         props.ReceiveMaximum = self.receive_maximum
         delay_min, delay_max = self.reconnect_delay
         delay = delay_min
@@ -574,10 +642,12 @@ class BatchingSubscriber:
                     delay = delay_min
             if rc == _SUCCESS:
                 rc = self._send_acks(client)
-            if rc == _SUCCESS and (self._resets or self._gap_at is not None or self._behind):
+            if rc == _SUCCESS and (
+                self._resets or self._gap_at is not None or self._behind or self._id_reused
+            ):
                 reason = self._reset_reason()
                 if reason:
-                    failed = reason == "on_batch failed"
+                    failed = reason in ("on_batch failed", "subscription refused")
                     self.log.log(
                         logging.WARNING if failed or self._skipped_now else logging.INFO,
                         "mqtt: reconnecting (%s; %d packet ids skipped) so that the broker resends what "
@@ -588,6 +658,7 @@ class BatchingSubscriber:
                     if not failed:
                         self._stats.resyncs += 1
                         backoff = False
+                    self._send_acks(client)  # of batches that succeeded before the one that failed
                     self._disconnect(client)
                     need_connect = True
                     continue
@@ -596,17 +667,23 @@ class BatchingSubscriber:
             if rc == _SUCCESS:
                 rc = client.loop_misc()  # keepalive
             if rc != _SUCCESS or client.socket() is None:
-                self.log.warning("mqtt connection to %s:%s lost: %s", self.host, self.port, mqtt.error_string(rc))
+                self.log.warning(
+                    "mqtt connection to %s:%s lost: %s", self.host, self.port, mqtt.error_string(rc)
+                )
                 need_connect = True
 
-        # Stop: the worker finished its last batch; send its PUBACKs, then DISCONNECT (session kept).
+        # Stop: the worker finished its last batch; send its PUBACKs, then DISCONNECT.
         if not need_connect and client.socket() is not None:
             self._send_acks(client)
-            self._disconnect(client)
+            self._disconnect(
+                client, expiry=self.session_expiry if self.session_expiry < _MIN_SESSION_EXPIRY else None
+            )
         self._invalidate()
 
-    def _disconnect(self, client: _Client, timeout: float = 5.0) -> None:
-        """DISCONNECT (the session stays) and read until the broker closes the connection.
+    def _disconnect(self, client: _Client, expiry: int | None = None, timeout: float = 5.0) -> None:
+        """DISCONNECT and read until the broker closes the connection.
+
+        The session stays for the Session Expiry Interval of the CONNECT, or ``expiry`` seconds if given.
 
         The broker handles a connection's packets in order, so when it closes after our DISCONNECT it
         has processed every PUBACK sent before. Closing at once instead (as paho's ``disconnect()``
@@ -623,7 +700,9 @@ class BatchingSubscriber:
             select.select([], [sock], [], 0.1)
             if client.loop_write() != _SUCCESS:
                 break
-        if client.socket() is None or client.want_write() or not self._write_all(sock, b"\xe0\x00"):
+        # DISCONNECT, reason 0 (normal), no properties / with a Session Expiry Interval (0x11).
+        packet = b"\xe0\x00" if expiry is None else b"\xe0\x07\x00\x05\x11" + expiry.to_bytes(4, "big")
+        if client.socket() is None or client.want_write() or not self._write_all(sock, packet):
             return  # the socket is closed by the next connect()
         while client.socket() is not None:
             remaining = deadline - time.monotonic()
@@ -634,9 +713,9 @@ class BatchingSubscriber:
                 select.select([sock], [], [], remaining)
             if client.loop_read() != _SUCCESS:
                 break  # end of stream: paho closed the socket
-            self._stats.discarded += len(self._burst)
+            self._net_discarded += len(self._burst)
             self._burst = []
-        self._stats.discarded += len(self._burst)
+        self._net_discarded += len(self._burst)
         self._burst = []
 
     def _read_burst(self, client: _Client) -> MQTTErrorCode:
@@ -654,17 +733,17 @@ class BatchingSubscriber:
                 self._behind = True
             self._burst = []
             self._stats.received += n
-            self._conn_received += n
             self._last_publish_at = time.monotonic()
-            if burst[0].dup or burst[-1].dup:
-                self._stats.redelivered += sum(1 for m in burst if m.dup)
+            dups = sum([m.dup for m in burst])
+            if dups:
+                self._stats.redelivered += dups
             self._inbox.put((self._gen, burst))
         return rc
 
     def _send_acks(self, client: _Client) -> MQTTErrorCode:
         """Send the PUBACKs of processed batches of the current connection."""
         acks = self._acks
-        gen = self._gen
+        gen = -1 if self._id_reused else self._gen  # see _sink: then only a resync is safe
         mids: list[int] = []
         while acks:
             ack_gen, batch_mids = acks.popleft()
@@ -714,13 +793,17 @@ class BatchingSubscriber:
     def _reset_reason(self) -> str | None:
         """Whether to drop the connection now so that the broker resends unacknowledged messages."""
         resets = self._resets
-        failed = False
+        why = None
         while resets:
-            failed = resets.popleft() == self._gen or failed
-        if failed:
-            return "on_batch failed"
+            gen, reason = resets.popleft()
+            if gen == self._gen:
+                why = reason
+        if why:
+            return why
+        if self._id_reused:
+            return "a skipped packet id was reused"
         now = time.monotonic()
-        drained = self._conn_received == self._conn_acked  # nothing of ours is still being processed
+        drained = self._conn_due == self._conn_acked  # nothing received is still being processed
         quiet = now - self._last_publish_at
         if self._gap_at is not None and (
             (drained and quiet >= 2 * self.max_delay) or now - self._gap_at >= self.resync_after
@@ -732,12 +815,14 @@ class BatchingSubscriber:
 
     def _invalidate(self) -> None:
         """Forget the current connection: what it delivered and did not ack is redelivered."""
-        self._stats.discarded += len(self._burst)
+        self._net_discarded += len(self._burst)
         self._burst = []
         self._connected.clear()
         self._gen += 1
         self._expect_mid = 0
         self._gap_at = None
         self._skipped_now = 0
+        self._holes.clear()
+        self._id_reused = False
         self._behind = False
-        self._conn_received = self._conn_acked = 0
+        self._conn_due = self._conn_acked = 0
