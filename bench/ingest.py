@@ -17,6 +17,7 @@ postgres://postgres@127.0.0.1:5432/), dropped and recreated.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -302,31 +303,58 @@ def wait_port(port: int, timeout: float = 30) -> None:
 
 
 def mqtt_publisher(serials: list[str], count: int, offset: int, out: Any) -> None:
-    """Publish ``count`` QoS 1 readings (one per message) as fast as the broker acknowledges them."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
+    """Publish ``count`` QoS 1 readings (one per message, bins in turn) over a plain socket with
+    pre-encoded PUBLISH packets and a window of 10,000 unacknowledged, so the cores go to the broker
+    and the listeners rather than to a client library (see bench/mqtt_transport_probe.py)."""
+    import select
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{os.getpid()}")
-    client.max_inflight_messages_set(2000)
-    client.max_queued_messages_set(0)
-    client.connect("127.0.0.1", 1883)
-    client.loop_start()
+    from mqtt_transport_probe import _remaining_length
+
+    sock = socket.create_connection(("127.0.0.1", 1883))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    client_id = f"bench-pub-{os.getpid()}".encode()
+    body = b"\x00\x04MQTT\x04\x02\x00\x3c" + len(client_id).to_bytes(2, "big") + client_id
+    sock.sendall(b"\x10" + _remaining_length(len(body)) + body)
+    if sock.recv(4)[3:4] != b"\x00":
+        raise SystemExit("broker refused the publisher")
     start = dt.datetime.now(CHINA) - dt.timedelta(days=6, seconds=offset * 100_000)
-    crossing: dict[str, float] = {}
-    infos = []
+    crossing_index: dict[str, int] = {}
+    packets = []
     for j in range(count):
         serial = serials[j % len(serials)]
-        fill = 85.0 if j % 97 == 0 and serial not in crossing else 20.0
-        body = json.dumps(
-            {"observed_at": (start + dt.timedelta(seconds=j)).isoformat(), "fill_pct": fill}
-        ).encode()
+        fill = 85.0 if j % 97 == 0 and serial not in crossing_index else 20.0
         if fill > 80:
-            crossing[serial] = time.time()
-        infos.append(client.publish(f"greenisle/v1/bins/{serial}/readings", body, qos=1))
-    for info in infos:
-        info.wait_for_publish(60)
-    client.disconnect()
-    client.loop_stop()
+            crossing_index[serial] = j
+        payload = json.dumps({"observed_at": (start + dt.timedelta(seconds=j)).isoformat(), "fill_pct": fill})
+        topic = f"greenisle/v1/bins/{serial}/readings".encode()
+        mid = j % 65535 + 1
+        packet = len(topic).to_bytes(2, "big") + topic + mid.to_bytes(2, "big") + payload.encode()
+        packets.append(b"\x32" + _remaining_length(len(packet)) + packet)
+    sent_at = [0.0] * count
+    sent = acked = 0
+    pending = b""
+    sock.setblocking(False)
+    while acked < count:
+        if not pending and sent < count and sent - acked < 10_000:
+            upto = min(count, acked + 10_000, sent + 500)
+            now = time.time()
+            for k in range(sent, upto):
+                sent_at[k] = now
+            pending = b"".join(packets[sent:upto])
+            sent = upto
+        readable, writable, _ = select.select([sock], [sock] if pending else [], [], 1.0)
+        if writable:
+            with contextlib.suppress(BlockingIOError):
+                pending = pending[sock.send(pending) :]
+        if readable:
+            data = sock.recv(1 << 20)
+            if not data:
+                raise SystemExit("broker closed the publisher connection")
+            acked += len(data) // 4  # only PUBACKs (4 bytes each) come back
+    sock.setblocking(True)
+    sock.sendall(b"\xe0\x00")
+    sock.close()
+    crossing = {serial: sent_at[j] for serial, j in crossing_index.items()}
     out.write(json.dumps({"published": count, "crossing": crossing}))
 
 
@@ -428,7 +456,7 @@ def main() -> None:
     parser.add_argument("--bins", type=int, default=2000)
     parser.add_argument("--http-senders", type=int, default=2)
     parser.add_argument("--mqtt-messages", type=int, default=60_000)
-    parser.add_argument("--mqtt-publishers", type=int, default=2)
+    parser.add_argument("--mqtt-publishers", type=int, default=1)
     parser.add_argument("--mqtt-listeners", type=int, default=2)
     parser.add_argument("--hj212-connections", type=int, default=1000)
     parser.add_argument("--hj212-packets", type=int, default=20)
