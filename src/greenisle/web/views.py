@@ -41,6 +41,7 @@ from greenisle.manifests.services import (
     manifest_sign,
 )
 from greenisle.supervision.selectors import division_overview
+from greenisle.telemetry.models import Alert
 from greenisle.web.forms import AssignForm, ContainerForm, ReceiveForm, SignatureCodeForm
 
 PAGE_SIZE = 50
@@ -151,6 +152,12 @@ def command_centre(request: HttpRequest) -> HttpResponse:
         "over_count": bins.filter(state__fill_pct__gte=F("threshold_pct")).count(),
         "open_count": open_requests.count(),
         "incoming_count": incoming.count(),
+        "alerts": Alert.objects.visible_to(user)
+        .filter(device__collector=org, cleared_at__isnull=True)
+        .select_related("device")[:20],
+        "alert_count": Alert.objects.visible_to(user)
+        .filter(device__collector=org, cleared_at__isnull=True)
+        .count(),
     }
     if request.headers.get("HX-Request"):
         # htmx polls the live part (counters, bins by fill) so requests appear while you watch.

@@ -145,6 +145,7 @@ def bin_detail(request: HttpRequest, bin_id: Any) -> HttpResponse:
             "operator_view": operator,
             "connection": bin_connection(obj),
             "state": getattr(obj, "state", None),
+            "alerts": obj.alerts.select_related("device")[:20],
             "can_provision": operator and can_provision(request.user),
             "rotate_form": RotateCredentialsForm(),
             "timeline": object_timeline(request.user, object_type="devices.bin", object_id=obj.pk),
