@@ -187,7 +187,13 @@ def post_batch(request: HttpRequest) -> Any:
                 rejections.append(Rejection(device_id=device_id, reason=exc.message, field=exc.field))
                 raise
         except ServiceError as exc:
-            results[index] = {"index": index, "status": "rejected", "reason": exc.message, "field": exc.field}
+            results[index] = {
+                "index": index,
+                "status": "rejected",
+                "reason": exc.message,
+                "field": exc.field,
+                "request_opened": None,
+            }
             continue
         batch.append((device_id, reading))
         positions.append(index)
