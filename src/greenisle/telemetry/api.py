@@ -27,6 +27,7 @@ from greenisle.telemetry.services import (
     MAX_BATCH,
     ReadingIn,
     Rejection,
+    binary_cursor,
     ingest_batch,
     reading_from_json,
     reading_ingest,
@@ -117,9 +118,9 @@ def bins_by_serial(collector_id: Any, serials: set[str]) -> dict[str, uuid.UUID]
         return dict(
             Bin.objects.filter(collector_id=collector_id, serial__in=serials).values_list("serial", "pk")
         )
-    with connection.cursor() as cursor:
+    with binary_cursor() as cursor:
         cursor.execute(
-            "SELECT serial, id FROM devices_bin WHERE collector_id = %s AND serial = ANY(%s::varchar[])",
+            "SELECT serial, id FROM devices_bin WHERE collector_id = %s AND serial = ANY(%b::varchar[])",
             [collector_id, list(serials)],
         )
         return dict(cursor.fetchall())

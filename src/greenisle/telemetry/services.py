@@ -345,6 +345,16 @@ def _aware(value: Any) -> dt.datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
+def binary_cursor() -> Any:
+    """A psycopg cursor with server-side binding and binary parameters (``%b``) on Django's
+    connection: for queries whose parameter is an array of a thousand values, which Django's
+    client-side binding would spell out in the query text."""
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
 def _devices_get(ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[bool, Decimal]]:
     """Enabled flag and threshold per device: one query with one array parameter on PostgreSQL
     (an ORM ``IN`` of a thousand UUIDs costs more to build than to run)."""
@@ -355,9 +365,9 @@ def _devices_get(ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[bool, Decimal]]:
                 "pk", "enabled", "threshold_pct"
             )
         }
-    with connection.cursor() as cursor:
+    with binary_cursor() as cursor:
         cursor.execute(
-            "SELECT id, enabled, threshold_pct FROM devices_bin WHERE id = ANY(%s::uuid[])", [list(ids)]
+            "SELECT id, enabled, threshold_pct FROM devices_bin WHERE id = ANY(%b)", [list(ids)], binary=True
         )
         return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
 
