@@ -13,7 +13,7 @@ from greenisle.audit.models import Event
 from greenisle.core.errors import PermissionDenied, ServiceError, Unauthenticated
 from greenisle.dispatch.choices import RequestOrigin, RequestStatus
 from greenisle.dispatch.models import PickupRequest
-from greenisle.telemetry.models import BinState, Reading
+from greenisle.telemetry.models import BinState, Reading, RefusedDevice
 from greenisle.telemetry.services import device_authenticate, reading_ingest, reading_validate
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
@@ -86,6 +86,14 @@ def test_missing_or_unknown_device_key_is_unauthenticated(world, key, code):
     assert (refused.value.status, refused.value.code, refused.value.field) == (401, code, "X-Device-Key")
 
 
+def test_an_unknown_key_is_counted_by_its_prefix_never_whole(world):
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            device_authenticate("dk_stranger-key-123456")
+    refused = RefusedDevice.objects.get(transport="http")
+    assert (refused.identifier, refused.refused) == ("dk_stran", 2)
+
+
 def test_rotated_key_replaces_the_old_one(world):
     old = world.bin.device_key
     new = world.bin.rotate_key()
@@ -154,6 +162,7 @@ def test_disabled_device_is_refused_and_nothing_is_stored(world, ingest):
     assert refused.value.code == "device_disabled"
     assert not Reading.objects.filter(device=world.bin).exists()
     assert not PickupRequest.objects.exists()
+    assert counts(world.bin) == (0, 0, 1)  # refused, and counted against the device
 
 
 def test_crossing_the_threshold_opens_one_request_for_the_bin(world, ingest):

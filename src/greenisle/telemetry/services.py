@@ -241,6 +241,9 @@ def device_authenticate(raw_key: str | None) -> Bin:
         )
     device = Bin.objects.select_related("site").filter(key_hash=hash_device_key(raw_key)).first()
     if device is None:
+        # Counted by the key's first characters (never the key): enough to tell a misconfigured
+        # device from a scan.
+        refusal_record(transport="http", identifier=raw_key[:8], reason="未知设备密钥 / unknown device key")
         raise Unauthenticated("未知设备 / unknown device key", field="X-Device-Key", code="unknown_device")
     return device
 
@@ -699,10 +702,12 @@ def _apply_state_changes(
 
 
 def reading_ingest(*, device: Bin, reading: ReadingIn, transport: str) -> IngestOutcome:
-    """One reading through the batch path (committed before it returns)."""
-    if not device.enabled:
+    """One reading through the batch path (committed before it returns). A disabled device's reading
+    is counted against it and refused."""
+    outcome = ingest_batch([(device.pk, reading)], transport=transport)[0]
+    if outcome.code == "device_disabled":
         raise PermissionDenied("设备已停用 / device is disabled", field="device", code="device_disabled")
-    return ingest_batch([(device.pk, reading)], transport=transport)[0]
+    return outcome
 
 
 def emptied_level() -> Decimal:
