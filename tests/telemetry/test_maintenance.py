@@ -163,3 +163,29 @@ def test_maintain_runs_every_step_and_reports_figures(world, ingest):
     assert report["hours_rolled_up"] == 1
     assert report["forecasts"] == 1
     assert set(report) >= {"partitions_created", "raw_deleted", "offline_opened", "door_opened"}
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="partitions exist on PostgreSQL only")
+def test_maintain_covers_the_retention_window_and_expires_rows_of_the_default_partition(
+    world, ingest, settings
+):
+    at = timezone.now() - dt.timedelta(days=200)
+    month = partitions.month_floor(at)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {partitions.partition_name(month)}")
+    ingest(12, at=at)  # no partition for its month: it lands in the default partition
+    # maintain creates every month back to the raw retention (400 days) and moves the row there.
+    report = maintenance.maintain(timezone.now() + LATER)
+    assert partitions.partition_name(month) in report.partitions_created
+    assert Reading.objects.filter(device=world.bin).count() == 1
+    # A row left in the default partition past the retention goes, row by row.
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE telemetry_reading DETACH PARTITION {partitions.partition_name(month)}")
+        cursor.execute(
+            f"INSERT INTO {partitions.DEFAULT_PARTITION} SELECT * FROM {partitions.partition_name(month)}"
+        )
+        cursor.execute(f"DROP TABLE {partitions.partition_name(month)}")
+    settings.GREENISLE = {**settings.GREENISLE, "READINGS_RAW_RETENTION_DAYS": 100}
+    _dropped, deleted, _ = maintenance.retention_apply(timezone.now() + LATER)
+    assert deleted == 1
+    assert not Reading.objects.filter(device=world.bin).exists()

@@ -219,6 +219,12 @@ def retention_apply(now: dt.datetime | None = None) -> tuple[list[str], int, int
         raw_cutoff = min(raw_cutoff, mark.received_before)
         if partitions.is_partitioned():
             dropped = partitions.partitions_drop_before(raw_cutoff.date())
+            # Rows that landed in the DEFAULT partition expire row by row.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"DELETE FROM {partitions.DEFAULT_PARTITION} WHERE observed_at < %s", [raw_cutoff]
+                )
+                deleted = cursor.rowcount
         else:
             deleted, _ = Reading.objects.filter(observed_at__lt=raw_cutoff).delete()
     rollups_deleted, _ = ReadingHourly.objects.filter(hour__lt=rollup_cutoff).delete()
@@ -228,8 +234,10 @@ def retention_apply(now: dt.datetime | None = None) -> tuple[list[str], int, int
 def maintain(now: dt.datetime | None = None) -> MaintenanceReport:
     now = now or timezone.now()
     report = MaintenanceReport()
+    # Every month a reading may still be accepted for (back to the raw retention) has its partition.
+    retention = dt.timedelta(days=settings.GREENISLE["READINGS_RAW_RETENTION_DAYS"])
     report.partitions_created = partitions.partitions_ensure(
-        now.date() - dt.timedelta(days=31), now.date() + dt.timedelta(days=31 * PARTITION_MONTHS_AHEAD)
+        (now - retention).date(), now.date() + dt.timedelta(days=31 * PARTITION_MONTHS_AHEAD)
     )
     report.hours_rolled_up = rollup(now)
     report.partitions_dropped, report.raw_deleted, report.rollups_deleted = retention_apply(now)
