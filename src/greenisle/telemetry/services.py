@@ -34,7 +34,6 @@ from greenisle.telemetry.models import Quality
 MAX_CLOCK_SKEW = dt.timedelta(minutes=10)
 MAX_BATCH = 1000
 _CENT = Decimal("0.01")
-_QUALITY = frozenset(q.value for q in Quality)
 
 
 @dataclass(frozen=True, slots=True)
