@@ -1,0 +1,1 @@
+"""Vehicle tracking: terminal protocols for the collection trucks (JT/T 808)."""
