@@ -10,7 +10,7 @@ from django.test import Client
 
 from devices.test_importing import ZH_HEADER, csv_bytes, xlsx_bytes
 from greenisle.audit.models import Event
-from greenisle.devices import importing
+from greenisle.devices import tables
 from greenisle.devices.models import Bin
 from greenisle.telemetry.services import device_authenticate
 
@@ -176,7 +176,7 @@ def test_import_refuses_an_unreadable_or_too_large_file(admin, monkeypatch):
     response = upload(admin, b"PK\x03\x04garbage", "bins.xlsx")
     assert response.status_code == 400 and response.json()["field"] == "file"
 
-    monkeypatch.setattr(importing, "MAX_BYTES", 10)
+    monkeypatch.setattr(tables, "MAX_BYTES", 10)
     monkeypatch.setattr("greenisle.devices.api.MAX_BYTES", 10)
     too_large = upload(admin, b"serial\r\n" + b"A" * 20, "bins.csv")
     assert too_large.status_code == 413 and too_large.json()["field"] == "file"

@@ -16,9 +16,10 @@ from factories import BinFactory
 
 from greenisle.audit.models import Event
 from greenisle.core.errors import PermissionDenied
-from greenisle.devices import importing
-from greenisle.devices.importing import FileTooLarge, ImportRefused, bins_import, read_table
+from greenisle.devices import importing, tables
+from greenisle.devices.importing import bins_import
 from greenisle.devices.models import Bin
+from greenisle.devices.tables import FileTooLarge, ImportRefused, read_table
 from greenisle.telemetry.services import device_authenticate
 
 ZH_HEADER = [
@@ -266,7 +267,7 @@ def test_who_may_import(world, rival_admin):
         ("序列号,序列号\r\nx,y\r\n".encode(), "a.csv", ImportRefused),  # twice
         (b"serial,name\r\nA\x00,B\r\n", "a.csv", ImportRefused),
         (b"\xff\xfe\x00", "a.csv", ImportRefused),  # a BOM, then half a UTF-16 character
-        (b"x" * (importing.MAX_BYTES + 1), "a.csv", FileTooLarge),
+        (b"x" * (tables.MAX_BYTES + 1), "a.csv", FileTooLarge),
     ],
     ids=["empty", "xls", "broken-xlsx", "no-serial", "twice", "nul", "bad-utf16", "too-large"],
 )
@@ -278,7 +279,7 @@ def test_a_file_that_cannot_be_read_is_refused_naming_the_file(admin, data, file
 
 
 def test_the_number_of_rows_is_bounded(admin, monkeypatch):
-    monkeypatch.setattr(importing, "MAX_ROWS", 3)
+    monkeypatch.setattr(tables, "MAX_ROWS", 3)
     rows = [["serial"], *[[f"S-{n}"] for n in range(4)]]
 
     with pytest.raises(FileTooLarge) as info:
@@ -289,7 +290,7 @@ def test_the_number_of_rows_is_bounded(admin, monkeypatch):
 
 
 def test_a_zip_bomb_xlsx_is_refused(admin, monkeypatch):
-    monkeypatch.setattr(importing, "MAX_UNZIPPED_BYTES", 1000)
+    monkeypatch.setattr(tables, "MAX_UNZIPPED_BYTES", 1000)
 
     with pytest.raises(FileTooLarge):
         bins_import(actor=admin, data=xlsx_bytes([["serial"], ["A"]]), filename="a.xlsx")

@@ -14,12 +14,12 @@ from greenisle.audit.models import Event
 from greenisle.core.errors import NotFound, PermissionDenied, Unauthenticated
 from greenisle.devices.models import Bin
 from greenisle.devices.services import (
-    BinInvalid,
     bin_create,
     bin_rotate_credentials,
     bin_set_enabled,
     bin_update,
 )
+from greenisle.devices.validation import BinInvalid
 from greenisle.telemetry.services import device_authenticate
 
 
@@ -384,7 +384,7 @@ def test_a_bin_of_another_collector_at_a_shared_client_is_not_yours(world, admin
 def test_a_serial_taken_between_the_check_and_the_write_is_named(world, admin):
     """The unique index is the last word: a concurrent registration surfaces as a refusal of the field,
     and the transaction around the call goes on."""
-    from greenisle.devices.services import BinLookups
+    from greenisle.devices.validation import BinLookups
 
     lookups = BinLookups(world.collector)
     lookups.free_serials = {world.bin.serial}  # as if it had been free when the import read the serials

@@ -14,7 +14,7 @@ from greenisle.api.auth import person_auth
 from greenisle.api.pagination import Pagination
 from greenisle.api.schemas import ErrorOut
 from greenisle.core.errors import NotFound
-from greenisle.devices.importing import MAX_BYTES, FileTooLarge, bins_import
+from greenisle.devices.importing import bins_import
 from greenisle.devices.selectors import bin_connection, bin_get_visible_to, bin_list_visible_to
 from greenisle.devices.services import (
     bin_create,
@@ -22,6 +22,7 @@ from greenisle.devices.services import (
     bin_update,
     collector_admin,
 )
+from greenisle.devices.tables import MAX_BYTES, FileTooLarge
 
 router = Router(tags=["bins"], auth=person_auth)
 

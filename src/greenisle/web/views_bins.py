@@ -21,15 +21,7 @@ from django.views.decorators.http import require_POST
 
 from greenisle.accounts.choices import Role
 from greenisle.core.errors import ServiceError
-from greenisle.devices.importing import (
-    COLUMNS,
-    MAX_BYTES,
-    MAX_ROWS,
-    ImportReport,
-    bins_import,
-    client_sites_csv,
-    template_csv,
-)
+from greenisle.devices.importing import ImportReport, bins_import, client_sites_csv, template_csv
 from greenisle.devices.selectors import (
     bin_connection,
     bin_get_visible_to,
@@ -37,13 +29,14 @@ from greenisle.devices.selectors import (
     client_sites_for,
 )
 from greenisle.devices.services import (
-    BinInvalid,
     bin_create,
     bin_rotate_credentials,
     bin_set_enabled,
     bin_update,
     can_provision,
 )
+from greenisle.devices.tables import COLUMNS, MAX_BYTES, MAX_ROWS
+from greenisle.devices.validation import BinInvalid
 from greenisle.dispatch.selectors import request_list_visible_to
 from greenisle.manifests.selectors import object_timeline
 from greenisle.web.forms import BinForm, BinImportForm, RotateCredentialsForm
