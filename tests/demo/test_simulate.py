@@ -75,7 +75,7 @@ from greenisle.demo.senders import Counters, Hj212Sender, HttpSender, MqttSender
 from greenisle.devices.models import Bin, Transport, validate_hj212_mn, validate_mqtt_username
 from greenisle.dispatch.choices import RequestStatus
 from greenisle.dispatch.models import PickupRequest
-from greenisle.telemetry.hj212.codec import (
+from greenisle.telemetry.hj212 import (
     CrcMode,
     DecodeError,
     Deframer,

@@ -17,8 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from greenisle.telemetry.hj212 import codec
-from greenisle.telemetry.hj212.codec import (
+from greenisle.telemetry.hj212 import (
     BinMetricMap,
     BinSample,
     CrcMode,
@@ -29,6 +28,7 @@ from greenisle.telemetry.hj212.codec import (
     answer_9014,
     bin_sample,
     by_code,
+    codec,
     crc16_hj212,
     crc16_modbus,
     decode_frame,

@@ -1,4 +1,4 @@
-"""The HJ 212 TCP listener (greenisle.telemetry.hj212_listener) against a real socket and the test database.
+"""The HJ 212 TCP listener (greenisle.telemetry.hj212.server) against a real socket and the test database.
 
 The listener runs in a background thread on its own event loop, with its own database connections, so
 these tests are transactional: what the test writes must be committed for the listener to see it, and
@@ -23,7 +23,7 @@ from django.utils import timezone
 from factories import BinFactory
 
 from greenisle.devices.models import Bin, CrcMode
-from greenisle.telemetry.hj212.codec import (
+from greenisle.telemetry.hj212 import (
     Deframer,
     Packet,
     answer_9014,
@@ -32,12 +32,9 @@ from greenisle.telemetry.hj212.codec import (
     encode_frame,
     encode_packet,
 )
-from greenisle.telemetry.hj212_listener import (
-    ListenerConfig,
-    ListenerThread,
-    _store,
-    metrics_from_settings,
-)
+from greenisle.telemetry.hj212.config import ListenerConfig, metrics_from_settings
+from greenisle.telemetry.hj212.runner import ListenerThread
+from greenisle.telemetry.hj212.server import _store
 from greenisle.telemetry.models import BinState, Reading, RefusedDevice
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True, serialized_rollback=True)]

@@ -13,7 +13,7 @@ can speak for its bins over every transport::
 Every bin has an HTTP device ``key``, whatever its transport; the MQTT password and the HJ 212 PW are
 present for the bins that have them. ``transport`` records what the bin was set to when the file was
 written: the database is authoritative. The older ``device_keys.json`` (``{serial: key}``) is still
-written next to it, from the same data, for the readers that know only that file (``simulate_bins``),
+written next to it, from the same data, for scripts that read only HTTP keys in that older format,
 and a demo loaded before this file existed is read from the keys file alone.
 
 The functions that only decide (:func:`credentials_issue`, :func:`hj212_mn_for`) do not touch the

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from greenisle.demo.fill import CHINA, BadPacket, SimReading
-from greenisle.telemetry.hj212.codec import (
+from greenisle.telemetry.hj212 import (
     DEFAULT_BIN_METRICS,
     BinMetricMap,
     CrcMode,

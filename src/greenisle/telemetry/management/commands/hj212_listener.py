@@ -1,4 +1,4 @@
-"""``greenisle hj212_listener``: the HJ 212 TCP listener (see greenisle.telemetry.hj212_listener)."""
+"""``greenisle hj212_listener``: the HJ 212 TCP listener (see greenisle.telemetry.hj212.server)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from greenisle.telemetry.hj212_listener import Hj212Listener, config_from_settings, run
+from greenisle.telemetry.hj212.config import config_from_settings
+from greenisle.telemetry.hj212.runner import run
+from greenisle.telemetry.hj212.server import Hj212Listener
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@
 Design (protocols.md section 1 is our summary of the standard):
 
 - **Transport.** One asyncio TCP server built on :class:`asyncio.Protocol` (no streams), on uvloop when it
-  is importable. Per connection a :class:`~greenisle.telemetry.hj212.codec.Deframer` splits the byte
+  is importable. Per connection a :class:`~greenisle.telemetry.hj212.framing.Deframer` splits the byte
   stream (HJ 212-2017 6.3.1/6.3.2, Table 2) and every frame is decoded on its own: a malformed frame is
   counted and skipped and never closes the connection or touches its other frames; an error on one
   connection never touches another. Connections idle for ``idle_timeout`` (10 min) are closed.
@@ -14,16 +14,13 @@ Design (protocols.md section 1 is our summary of the standard):
   against the device the connection last authenticated as, if any, and never answered (6.5: on a CRC
   error the exchange ends). Answers to a device on a Modbus variant carry that variant's CRC, since
   such a device checks what it receives with the same function.
-- **Devices.** MN → (bin id, PW hash, CRC variant, enabled) comes from an in-memory directory with a
-  TTL (30 s): a miss is looked up in the database in a batch with the other misses of that moment
-  (the connection's later packets wait behind it, so order is kept), an expired entry is served while
-  it is refreshed in the background, and unknown MNs are cached too (10 s) so that a stranger cannot
-  make us query the database per packet. PW is compared as SHA-256 digests with
-  ``secrets.compare_digest``. Unknown MN, wrong PW and disabled devices are refused: counted in memory
-  per MN and written to ``RefusedDevice`` with the next batch (one upsert per MN, not one per packet),
-  and not answered, since HJ 212 has no negative answer to an upload (6.5, protocols.md 1.5).
+- **Devices.** MN → (bin id, PW hash, CRC variant, enabled) comes from the device directory
+  (:mod:`.directory`: an in-memory cache with a TTL, batched database lookups). PW is compared as SHA-256
+  digests with ``secrets.compare_digest``. Unknown MN, wrong PW and disabled devices are refused: counted
+  in memory per MN and written to ``RefusedDevice`` with the next batch (one upsert per MN, not one per
+  packet), and not answered, since HJ 212 has no negative answer to an upload (6.5, protocols.md 1.5).
 - **Readings.** Packets whose CN is one of the metric map's data CNs (2011/2051/2061/3020 by default)
-  become a :class:`~greenisle.telemetry.hj212.codec.BinSample` and then a ``ReadingIn`` through
+  become a :class:`~greenisle.telemetry.hj212.bins.BinSample` and then a ``ReadingIn`` through
   ``reading_validate`` (fill not required: a door event carries none). A bad value or time is a
   ``Rejection`` counted against the device, and is not answered. Heartbeats (9015) and other commands
   are answered when ``reply_for`` says so (Flag bit A, 6.1/6.5: 9014 data answer, 9013 notice answer)
@@ -43,10 +40,10 @@ Design (protocols.md section 1 is our summary of the standard):
 - **Stats.** Counters (connections, packets, accepted, duplicate, rejected, refused, decode errors,
   answers, …) are logged at INFO every ``stats_interval`` seconds and once at shutdown.
 
-Entry points: :func:`serve` (a coroutine: ``ready`` is set once listening, setting ``stop`` flushes
-the pending batch and returns), :class:`Hj212Listener` (the same with the bound port exposed),
-:class:`ListenerThread` (runs a listener on its own event loop in a background thread, for tests and
-benchmarks) and the ``greenisle hj212_listener`` management command.
+This module holds the connection protocol and :class:`Hj212Listener` (``port`` is the bound port once
+it listens). :mod:`.config` has its settings and counters, and :mod:`.runner` the entry points
+(:func:`~.runner.serve`, :func:`~.runner.run`, :class:`~.runner.ListenerThread`) used by the
+``greenisle hj212_listener`` management command, tests and benchmarks.
 """
 
 from __future__ import annotations
@@ -54,35 +51,32 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
-import dataclasses
 import functools
 import logging
 import re
 import secrets
-import threading
 import typing
 import uuid
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
-from django.conf import settings
 from django.db import close_old_connections, connections
 
 from greenisle.core.errors import ServiceError
-from greenisle.devices.models import Bin, Transport, hash_device_key
-from greenisle.telemetry.hj212.codec import (
-    DEFAULT_BIN_METRICS,
-    BinMetricMap,
-    CrcMode,
-    DecodeError,
-    Deframer,
-    Packet,
-    bin_sample,
-    crc16_hj212,
-    crc16_modbus,
-    decode_frame,
-    reply_for,
+from greenisle.devices.models import Transport, hash_device_key
+from greenisle.telemetry.hj212.bins import bin_sample
+from greenisle.telemetry.hj212.codec import DecodeError, Packet, decode_frame, reply_for
+from greenisle.telemetry.hj212.config import ListenerConfig, ListenerStats
+from greenisle.telemetry.hj212.crc import CrcMode, crc16_hj212, crc16_modbus
+from greenisle.telemetry.hj212.directory import (
+    MISS,
+    UNAVAILABLE,
+    DeviceEntry,
+    Directory,
+    Lookup,
+    load_devices,
 )
+from greenisle.telemetry.hj212.framing import Deframer
 from greenisle.telemetry.services import (
     IngestOutcome,
     ReadingIn,
@@ -92,20 +86,10 @@ from greenisle.telemetry.services import (
     refusal_record,
 )
 
-__all__ = [
-    "DeviceEntry",
-    "Hj212Listener",
-    "ListenerConfig",
-    "ListenerStats",
-    "ListenerThread",
-    "config_from_settings",
-    "metrics_from_settings",
-    "new_event_loop",
-    "run",
-    "serve",
-]
+__all__ = ["Hj212Listener"]
 
-_log = logging.getLogger(__name__)
+# The listener's logger keeps the name of the single module it grew out of, so log filters still match.
+_log = logging.getLogger("greenisle.telemetry.hj212")
 
 TRANSPORT: Final = Transport.HJ212.value
 _ALL_CRC_MODES: Final = tuple(CrcMode)
@@ -115,236 +99,6 @@ _ANSWERED_STATUSES: Final = frozenset({"accepted", "duplicate"})
 _ERROR_FIELDS: Final = {"bad_datatime": "observed_at", "bad_value": "value", "bad_crc": "crc"}
 # Refusals beyond this many distinct identifiers per flush are counted under one catch-all identifier.
 _OVERFLOW_IDENTIFIER: Final = "(其他 / other)"
-
-
-# --------------------------------------------------------------------------------------------------------
-# Configuration and statistics
-
-
-@dataclasses.dataclass(frozen=True)
-class ListenerConfig:
-    """Tunables; :func:`config_from_settings` fills host, port and metrics from ``settings.GREENISLE``."""
-
-    host: str = "127.0.0.1"
-    port: int = 9212
-    metrics: BinMetricMap = DEFAULT_BIN_METRICS
-    #: Flush when this many readings (and rejections) are queued …
-    max_batch: int = 1000
-    #: … or this many seconds after the oldest of them arrived.
-    max_delay: float = 0.02
-    #: Close a connection that sent nothing for this long (seconds).
-    idle_timeout: float = 600.0
-    #: How long a device looked up in the database is trusted before it is refreshed (seconds).
-    directory_ttl: float = 30.0
-    #: How long an unknown MN is remembered as unknown (seconds).
-    negative_ttl: float = 10.0
-    #: After a failed lookup (database down), packets of that MN are dropped unanswered this long.
-    unavailable_ttl: float = 1.0
-    #: Stop reading a connection while this many of its packets wait for a commit or a lookup.
-    max_pending_per_connection: int = 100
-    #: Stop reading every connection while this many readings are queued (the database is behind).
-    max_queued: int = 50_000
-    #: After a failed commit, wait this long before the next one (seconds).
-    retry_delay: float = 0.25
-    #: Log the counters at INFO this often (seconds); 0 turns the periodic line off.
-    stats_interval: float = 60.0
-    max_frame: int = 10_000
-    backlog: int = 2048
-    max_directory_entries: int = 200_000
-    max_refusal_identifiers: int = 10_000
-
-
-def metrics_from_settings() -> BinMetricMap:
-    """The bin-metric convention of ``settings.GREENISLE["HJ212_METRICS"]`` (protocols.md 1.8)."""
-    configured: Mapping[str, Any] = settings.GREENISLE.get("HJ212_METRICS") or {}
-    names = {f.name for f in dataclasses.fields(BinMetricMap)}
-    values = {key: value for key, value in configured.items() if key in names}
-    if "data_cns" in values:
-        values["data_cns"] = frozenset(values["data_cns"])
-    return BinMetricMap(**values)
-
-
-def config_from_settings(**overrides: Any) -> ListenerConfig:
-    base: dict[str, Any] = {
-        "host": settings.GREENISLE["HJ212_HOST"],
-        "port": settings.GREENISLE["HJ212_PORT"],
-        "metrics": metrics_from_settings(),
-    }
-    base.update({key: value for key, value in overrides.items() if value is not None})
-    return ListenerConfig(**base)
-
-
-@dataclasses.dataclass
-class ListenerStats:
-    """Counters since start. ``packets`` counts decoded packets; ``decode_errors`` frames (or skipped
-    bytes) that did not decode; ``dropped`` packets not handled because the database was unreachable."""
-
-    connections: int = 0
-    open_connections: int = 0
-    packets: int = 0
-    accepted: int = 0
-    duplicate: int = 0
-    rejected: int = 0
-    refused: int = 0
-    decode_errors: int = 0
-    answers: int = 0
-    batches: int = 0
-    batch_failures: int = 0
-    dropped: int = 0
-    nonstandard_crc: int = 0
-    idle_closed: int = 0
-    #: Wall time spent in the ingest thread (commits and refusal counts), milliseconds.
-    commit_ms: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return dataclasses.asdict(self)
-
-
-# --------------------------------------------------------------------------------------------------------
-# Device directory
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class DeviceEntry:
-    device_id: uuid.UUID
-    pw_hash: str
-    crc_mode: str
-    enabled: bool
-
-
-class _Sentinel:
-    __slots__ = ("name",)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-#: Not in the directory (or expired and unknown): look it up.
-_MISS: Final = _Sentinel("MISS")
-#: The last lookup failed (database down): drop the packet, the device resends.
-_UNAVAILABLE: Final = _Sentinel("UNAVAILABLE")
-
-_Lookup = DeviceEntry | None | _Sentinel
-
-
-def _directory_load(mns: list[str]) -> dict[str, DeviceEntry]:
-    """The devices among ``mns`` (runs in the directory thread)."""
-    close_old_connections()
-    found: dict[str, DeviceEntry] = {}
-    try:
-        for start in range(0, len(mns), 500):
-            rows = (
-                Bin.objects.filter(hj212_mn__in=mns[start : start + 500])
-                .order_by()
-                .values_list("hj212_mn", "pk", "hj212_pw_hash", "hj212_crc_mode", "enabled")
-            )
-            for mn, pk, pw_hash, crc_mode, enabled in rows:
-                found[mn] = DeviceEntry(pk, pw_hash or "", crc_mode or CrcMode.STANDARD.value, enabled)
-    finally:
-        close_old_connections()
-    return found
-
-
-class _Directory:
-    """MN → DeviceEntry with a TTL. Misses are looked up in rounds: every MN wanted while a round is in
-    flight goes into the next one (one query for all of them)."""
-
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        executor: concurrent.futures.Executor,
-        config: ListenerConfig,
-        load: Callable[[list[str]], dict[str, DeviceEntry]] = _directory_load,
-    ) -> None:
-        self._loop = loop
-        self._executor = executor
-        self._config = config
-        self._load = load
-        self._entries: dict[str, tuple[float, DeviceEntry | None | _Sentinel]] = {}
-        self._next: set[str] = set()
-        self._next_future: asyncio.Future[None] | None = None
-        self._inflight: set[str] = set()
-        self._inflight_future: asyncio.Future[None] | None = None
-        self._task: asyncio.Task[None] | None = None
-
-    def get(self, mn: str) -> _Lookup:
-        hit = self._entries.get(mn)
-        if hit is None:
-            return _MISS
-        expires, entry = hit
-        if self._loop.time() < expires:
-            return entry
-        if isinstance(entry, DeviceEntry):
-            # Stale but known: serve it and refresh in the background (no stall for a known device).
-            self._want(mn)
-            return entry
-        return _MISS
-
-    def load(self, mn: str) -> asyncio.Future[None]:
-        """A future that is done once ``mn`` has been looked up (never fails)."""
-        if mn in self._inflight and self._inflight_future is not None:
-            return self._inflight_future
-        return self._want(mn)
-
-    def _want(self, mn: str) -> asyncio.Future[None]:
-        self._next.add(mn)
-        if self._next_future is None:
-            self._next_future = self._loop.create_future()
-        future = self._next_future
-        if self._task is None:
-            self._task = self._loop.create_task(self._rounds())
-        return future
-
-    async def _rounds(self) -> None:
-        try:
-            while self._next:
-                mns, self._next = self._next, set()
-                future, self._next_future = self._next_future, None
-                self._inflight, self._inflight_future = mns, future
-                await self._round(sorted(mns))
-                self._inflight, self._inflight_future = set(), None
-                if future is not None and not future.done():
-                    future.set_result(None)
-        finally:
-            self._task = None
-
-    async def _round(self, mns: list[str]) -> None:
-        try:
-            found = await self._loop.run_in_executor(self._executor, self._load, mns)
-        except Exception:
-            _log.exception(
-                "HJ 212 设备查询失败，%d 个 MN 的报文暂不处理 / HJ 212 device lookup failed; "
-                "packets of %d MNs are dropped unanswered for now",
-                len(mns),
-                len(mns),
-            )
-            until = self._loop.time() + self._config.unavailable_ttl
-            for mn in mns:
-                hit = self._entries.get(mn)
-                # A known device stays usable on its stale entry; only the unknown ones are unavailable.
-                if hit is None or not isinstance(hit[1], DeviceEntry):
-                    self._entries[mn] = (until, _UNAVAILABLE)
-            return
-        now = self._loop.time()
-        for mn in mns:
-            entry = found.get(mn)
-            ttl = self._config.directory_ttl if entry is not None else self._config.negative_ttl
-            self._entries[mn] = (now + ttl, entry)
-        if len(self._entries) > self._config.max_directory_entries:
-            self._prune(now)
-
-    def _prune(self, now: float) -> None:
-        self._entries = {mn: hit for mn, hit in self._entries.items() if hit[0] > now}
-        if len(self._entries) > self._config.max_directory_entries:
-            self._entries = {mn: hit for mn, hit in self._entries.items() if isinstance(hit[1], DeviceEntry)}
-
-    async def drain(self) -> None:
-        """Wait for the lookups in flight and those queued behind them."""
-        while self._task is not None:
-            await asyncio.shield(self._task)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -484,7 +238,7 @@ class Hj212Listener:
         store: Callable[
             [list[tuple[uuid.UUID, ReadingIn]], list[Rejection], dict[str, list[Any]]], list[IngestOutcome]
         ] = _store,
-        directory_load: Callable[[list[str]], dict[str, DeviceEntry]] = _directory_load,
+        directory_load: Callable[[list[str]], dict[str, DeviceEntry]] = load_devices,
     ) -> None:
         self.config = config or ListenerConfig()
         self.stats = ListenerStats()
@@ -513,7 +267,7 @@ class Hj212Listener:
         self.loop = asyncio.get_running_loop()
         self._ingest_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hj212-ingest")
         self._directory_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hj212-dir")
-        self._directory = _Directory(self.loop, self._directory_executor, self.config, self._directory_load)
+        self._directory = Directory(self.loop, self._directory_executor, self.config, self._directory_load)
         stop = stop or asyncio.Event()
         try:
             self._server = await self.loop.create_server(
@@ -664,7 +418,7 @@ class Hj212Listener:
             self._refuse(connection, identifier, "MN 缺失或格式无效 / MN missing or malformed")
             return True
         entry = self._directory.get(mn)
-        if entry is _MISS:
+        if entry is MISS:
             self._directory.load(mn).add_done_callback(functools.partial(self._looked_up, connection))
             return False
         self._authorised(connection, packet, entry)
@@ -685,9 +439,9 @@ class Hj212Listener:
         self._flow(connection)
         self._close_after_eof(connection)
 
-    def _authorised(self, connection: _Connection, packet: Packet, entry: _Lookup) -> None:
+    def _authorised(self, connection: _Connection, packet: Packet, entry: Lookup) -> None:
         mn = packet.mn or ""
-        if entry is _UNAVAILABLE:
+        if entry is UNAVAILABLE:
             self.stats.dropped += 1
             return
         if entry is None:
@@ -895,103 +649,3 @@ class Hj212Listener:
     def _log_stats(self, note: str) -> None:
         text = " ".join(f"{key}={value}" for key, value in self.stats.as_dict().items())
         _log.info("HJ 212 统计 / HJ 212 stats %s queued=%d %s", text, len(self._queue), note)
-
-
-# --------------------------------------------------------------------------------------------------------
-# Entry points
-
-
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """A uvloop event loop when uvloop is installed, else the standard one."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
-
-
-async def serve(
-    host: str | None = None,
-    port: int | None = None,
-    *,
-    ready: asyncio.Event | None = None,
-    stop: asyncio.Event | None = None,
-    config: ListenerConfig | None = None,
-    **options: Any,
-) -> ListenerStats:
-    """Serve until ``stop`` is set (forever without one); flush and answer what is pending; return the
-    counters. ``host``/``port``/``options`` override ``config`` (by default from settings)."""
-    base = config or config_from_settings()
-    overrides = {"host": host, "port": port, **options}
-    listener = Hj212Listener(
-        dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
-    )
-    await listener.run(ready=ready, stop=stop)
-    return listener.stats
-
-
-def run(main: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine on a fresh (uv)loop."""
-    with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        return runner.run(main)
-
-
-class ListenerThread:
-    """A listener on its own event loop in a background thread: ``port = thread.start()``, then
-    ``thread.stop()`` (flushes, answers and closes, like SIGTERM)."""
-
-    def __init__(self, config: ListenerConfig | None = None, **kwargs: Any) -> None:
-        self.listener = Hj212Listener(config or config_from_settings(host="127.0.0.1", port=0), **kwargs)
-        self._ready = threading.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._main, name="hj212-listener", daemon=True)
-
-    @property
-    def stats(self) -> ListenerStats:
-        return self.listener.stats
-
-    def _main(self) -> None:
-        async def main() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            ready = asyncio.Event()
-            waiter = self._loop.create_task(ready.wait())
-            waiter.add_done_callback(lambda _: self._ready.set())
-            await self.listener.run(ready=ready, stop=self._stop)
-
-        try:
-            run(main())
-        except BaseException as exc:  # noqa: BLE001 - reported by start()/stop()
-            self._error = exc
-            _log.exception("HJ 212 监听线程出错 / HJ 212 listener thread failed")
-        finally:
-            self._ready.set()
-
-    def start(self, timeout: float = 10.0) -> int:
-        self._thread.start()
-        if not self._ready.wait(timeout) or self.listener.port is None:
-            raise RuntimeError(f"HJ 212 listener did not start: {self._error!r}")
-        return self.listener.port
-
-    def call(self, function: Callable[[], Any]) -> None:
-        """Run ``function`` on the listener's loop (thread-safe)."""
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(function)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        if self._loop is not None and self._stop is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            raise RuntimeError("HJ 212 listener did not stop")
-        if self._error is not None:
-            raise RuntimeError("HJ 212 listener failed") from self._error
-
-    def __enter__(self) -> ListenerThread:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
