@@ -18,13 +18,22 @@ from collections import Counter
 from typing import Any
 
 import orjson
-from django.db import close_old_connections
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from greenisle.core.errors import ServiceError
 from greenisle.devices.models import Bin, Transport
+from greenisle.telemetry.ingest_pg import Extra, ingest_json
 from greenisle.telemetry.mqtt_transport import MqttMessage, device_from_topic
-from greenisle.telemetry.services import ReadingIn, Rejection, ingest_batch, reading_from_json, refusal_record
+from greenisle.telemetry.services import (
+    MESSAGES,
+    IngestOutcome,
+    ReadingIn,
+    Rejection,
+    ingest_batch,
+    reading_from_json,
+    refusal_record,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +67,24 @@ class DeviceDirectory:
 class MqttIngest:
     """``on_batch`` for the subscriber."""
 
+    @staticmethod
+    def _python_path(
+        readings: list[Any], owners: list[uuid.UUID], extra: list[Extra], now: Any
+    ) -> list[IngestOutcome]:
+        """SQLite, and any batch PostgreSQL could not parse: validate here, then ``ingest_batch``."""
+        items: list[tuple[uuid.UUID, ReadingIn]] = []
+        rejections = [Rejection(e.device_id, MESSAGES[e.key][2], MESSAGES[e.key][1]) for e in extra]
+        refused_items: list[IngestOutcome] = []
+        for obj, device_id in zip(readings, owners, strict=True):
+            try:
+                items.append((device_id, reading_from_json(obj, now=now)))
+            except ServiceError as exc:
+                rejections.append(Rejection(device_id, exc.message, exc.field, exc.code))
+                refused_items.append(
+                    IngestOutcome(status="rejected", reason=exc.message, field=exc.field, code=exc.code)
+                )
+        return refused_items + ingest_batch(items, transport=Transport.MQTT, rejections=rejections, now=now)
+
     def __init__(self, directory: DeviceDirectory | None = None) -> None:
         self.directory = directory or DeviceDirectory()
         self.totals: Counter[str] = Counter()
@@ -67,8 +94,9 @@ class MqttIngest:
         now = timezone.now()
         names = {device_from_topic(m.topic) for m in batch}
         devices = self.directory.resolve({n for n in names if n})
-        items: list[tuple[uuid.UUID, ReadingIn]] = []
-        rejections: list[Rejection] = []
+        readings: list[Any] = []
+        owners: list[uuid.UUID] = []
+        extra: list[Extra] = []
         refused: Counter[str] = Counter()
         for message in batch:
             name = device_from_topic(message.topic)
@@ -79,17 +107,23 @@ class MqttIngest:
             try:
                 payload: Any = orjson.loads(message.payload)
             except orjson.JSONDecodeError:
-                rejections.append(Rejection(device_id, "消息不是 JSON / payload is not JSON", "payload"))
+                extra.append(Extra(device_id, "not_json"))
                 continue
             for obj in payload if isinstance(payload, list) else [payload]:
-                try:
-                    items.append((device_id, reading_from_json(obj, now=now)))
-                except ServiceError as exc:
-                    rejections.append(Rejection(device_id, exc.message, exc.field, exc.code))
-        outcomes = ingest_batch(items, transport=Transport.MQTT, rejections=rejections, now=now)
+                readings.append(obj)
+                owners.append(device_id)
+        outcomes = None
+        if connection.vendor == "postgresql":
+            # The whole batch in one statement; None when some value needs the Python path.
+            with transaction.atomic():
+                outcomes = ingest_json(
+                    readings, transport=Transport.MQTT, now=now, device_ids=owners, extra=extra
+                )
+        if outcomes is None:
+            outcomes = self._python_path(readings, owners, extra, now)
         for outcome in outcomes:
             self.totals[outcome.status] += 1
-        self.totals["rejected"] += len(rejections)
+        self.totals["rejected"] += len(extra)
         for name, count in refused.items():
             refusal_record(
                 transport=Transport.MQTT,
