@@ -134,8 +134,10 @@ fi
 
 # The simulator posts a reading every few hundred milliseconds: the access-log lines go to a file so
 # that the terminal shows the simulator's one-line summaries and the server's own messages.
+# Two workers per core: a request spends about as long waiting on PostgreSQL as running Python.
+WEB_WORKERS="${GREENISLE_WEB_WORKERS:-$(( $(nproc 2>/dev/null || echo 2) * 2 ))}"
 "$BIN/gunicorn" config.wsgi:application \
-    --bind "$BIND" --workers 2 --timeout 60 \
+    --bind "$BIND" --workers "$WEB_WORKERS" --timeout 60 \
     --access-logfile "$LOG_DIR/access.log" --error-logfile - &
 SERVER_PID=$!
 started "web server" "$SERVER_PID"
