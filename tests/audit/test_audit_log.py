@@ -12,7 +12,7 @@ from django.db import DatabaseError, connection, transaction
 
 from greenisle.audit.chain import GENESIS
 from greenisle.audit.models import Event
-from greenisle.audit.services import chain_verify, event_record
+from greenisle.audit.services import NewEvent, chain_verify, event_record, events_record
 from greenisle.manifests.services import manifest_receive
 
 DOTTED = re.compile(r"[a-z_]+\.[a-z_]+\.[a-z_]+")
@@ -169,3 +169,16 @@ def test_verify_reads_the_chain_in_batches(received_manifest, audit_table_writab
         Event.objects.filter(pk=last.pk).update(object_id="tampered")
     broken = chain_verify(batch_size=3)
     assert broken is not None and broken.ident == last.pk
+
+
+def test_events_record_appends_several_in_order_with_one_lock(world):
+    before = Event.objects.count()
+    written = events_record(
+        [NewEvent(action="x.y.first", object_type="x", object_id=str(k), payload={"k": k}) for k in range(3)]
+    )
+    assert events_record([]) == []
+    stored = list(Event.objects.order_by("id"))[before:]
+    assert [e.object_id for e in stored] == ["0", "1", "2"]
+    assert [e.pk for e in written] == [e.pk for e in stored]
+    assert [e.prev_hash for e in stored[1:]] == [e.hash for e in stored[:-1]]
+    assert chain_verify() is None

@@ -8,13 +8,15 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from factories import BinFactory
 
 from greenisle.audit.models import Event
+from greenisle.audit.services import chain_verify
 from greenisle.core.errors import PermissionDenied, ServiceError, Unauthenticated
 from greenisle.dispatch.choices import RequestOrigin, RequestStatus
 from greenisle.dispatch.models import PickupRequest
 from greenisle.telemetry.models import BinState, Reading, RefusedDevice
-from greenisle.telemetry.services import device_authenticate, reading_ingest, reading_validate
+from greenisle.telemetry.services import device_authenticate, ingest_batch, reading_ingest, reading_validate
 
 SHANGHAI = zoneinfo.ZoneInfo("Asia/Shanghai")
 NOW = dt.datetime(2026, 10, 8, 9, 30, tzinfo=SHANGHAI)
@@ -230,3 +232,29 @@ def test_reading_ingest_commits_before_returning(world):
     reading = reading_validate(observed_at=timezone.now(), fill_pct=20)
     reading_ingest(device=world.bin, reading=reading, transport="mqtt")
     assert Reading.objects.get(device=world.bin).transport == "mqtt"
+
+
+def test_one_batch_crossing_for_many_bins_opens_one_request_each(world, ingest):
+    """All of a batch's crossings are opened together: one request per bin, none for a bin that has
+    one already, each with its own event, the audit chain intact."""
+    bins = [world.bin] + [
+        BinFactory(serial=f"NT-CC-1000{k}", site=world.site, collector=world.collector) for k in range(4)
+    ]
+    already = ingest(90, device=bins[1]).request_opened
+    at = timezone.now() - dt.timedelta(minutes=1)
+    fills = [85, 95, 81, 40, 80]
+    outcomes = ingest_batch(
+        [(b.pk, reading_validate(observed_at=at, fill_pct=f)) for b, f in zip(bins, fills, strict=True)],
+        transport="http",
+    )
+    opened = [o.request_opened for o in outcomes]
+    assert [bool(o) for o in opened] == [True, False, True, False, True]
+    requests = {r.bin_id: r for r in PickupRequest.objects.filter(bin__in=bins)}
+    assert set(requests) == {bins[0].pk, bins[1].pk, bins[2].pk, bins[4].pk}
+    assert str(requests[bins[1].pk].pk) == already
+    for k in (0, 2, 4):
+        assert str(requests[bins[k].pk].pk) == opened[k]
+        assert requests[bins[k].pk].fill_pct_at_open == Decimal(fills[k])
+    events = Event.objects.filter(action="dispatch.pickup_request.opened")
+    assert sorted(events.values_list("object_id", flat=True)) == sorted(str(r.pk) for r in requests.values())
+    assert chain_verify() is None

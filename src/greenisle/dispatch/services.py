@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from greenisle.accounts.choices import Role
 from greenisle.accounts.permissions import DISPATCH_ROLES, require
-from greenisle.audit.services import event_record, transition_apply
+from greenisle.audit.services import NewEvent, event_record, events_record, transition_apply
 from greenisle.core.errors import NotFound, ServiceError
 from greenisle.devices.models import Bin
 from greenisle.dispatch.choices import BLOCKING_STATUSES, RequestOrigin, RequestStatus, TripStatus
@@ -26,67 +29,99 @@ def _request_event_kwargs(request: PickupRequest) -> dict[str, Any]:
     }
 
 
-def request_apply_fill(*, bin: Bin, fill_pct: Decimal, observed_at: dt.datetime) -> str | None:
-    """Called by ingest, inside its transaction, for the bin's newest reading.
+@dataclasses.dataclass(frozen=True)
+class FillNewest:
+    """A bin's newest fill reading, as ingest hands it over (``bin`` with its site and the site's
+    organisation loaded)."""
 
-    Crossing the threshold opens exactly one request (the partial unique index backs this up);
-    a reading at or below the emptied level closes the fill cycle. Returns the id of a request opened.
+    bin: Bin
+    fill_pct: Decimal
+    observed_at: dt.datetime
+
+
+def requests_apply_fill(newest: Sequence[FillNewest]) -> dict[uuid.UUID, str]:
+    """Called by ingest, inside its transaction, with the bins whose newest reading crossed the
+    threshold or emptied them. Returns the requests opened, by bin.
+
+    Crossing the threshold opens exactly one request per bin: all of a batch's in one insert that
+    the partial unique index turns into a no-op for a bin another transaction just served, and their
+    events with one lock of the audit chain. A reading at or below the emptied level closes the fill
+    cycle (rare: one bin at a time).
     """
     from greenisle.telemetry.services import emptied_level
 
-    crossing = fill_pct >= bin.threshold_pct
-    if not crossing and fill_pct > emptied_level():
-        return None  # between the levels nothing changes: spare the hot path a query
+    emptied = emptied_level()
+    crossing = [n for n in newest if n.fill_pct >= n.bin.threshold_pct]
+    opened: dict[uuid.UUID, str] = {}
+    if crossing:
+        requests = [
+            PickupRequest(
+                bin=n.bin,
+                site=n.bin.site,
+                producer=n.bin.site.organization,
+                collector_id=n.bin.collector_id,
+                origin=RequestOrigin.THRESHOLD,
+                status=RequestStatus.OPEN,
+                fill_pct_at_open=n.fill_pct,
+                opened_at=n.observed_at,
+            )
+            for n in crossing
+        ]
+        PickupRequest.objects.bulk_create(requests, ignore_conflicts=True)
+        # Those whose bin already had a blocking request were skipped: they are not in the table.
+        stored = set(
+            PickupRequest.objects.filter(pk__in=[r.pk for r in requests]).values_list("pk", flat=True)
+        )
+        new = [(r, n) for r, n in zip(requests, crossing, strict=True) if r.pk in stored]
+        events_record(
+            [
+                NewEvent(
+                    action="dispatch.pickup_request.opened",
+                    obj=request,
+                    subject_organization=request.producer,
+                    division_code=request.site.division_id,
+                    payload={
+                        "bin": n.bin.serial,
+                        "fill_pct": str(n.fill_pct),
+                        "threshold_pct": str(n.bin.threshold_pct),
+                    },
+                )
+                for request, n in new
+            ]
+        )
+        opened = {n.bin.pk: str(request.pk) for request, n in new}
+    for n in newest:
+        if n.fill_pct <= emptied:
+            _request_close_on_emptied(n)
+    return opened
+
+
+def _request_close_on_emptied(newest: FillNewest) -> None:
     blocking = (
         PickupRequest.objects.select_for_update(of=("self",))
         .select_related("site", "producer")
-        .filter(bin=bin, status__in=BLOCKING_STATUSES)
+        .filter(bin=newest.bin, status__in=BLOCKING_STATUSES)
         .first()
     )
-    if crossing:
-        if blocking is not None:
-            return None
-        try:
-            with transaction.atomic():
-                request = PickupRequest.objects.create(
-                    bin=bin,
-                    site=bin.site,
-                    producer_id=bin.site.organization_id,
-                    collector_id=bin.collector_id,
-                    origin=RequestOrigin.THRESHOLD,
-                    status=RequestStatus.OPEN,
-                    fill_pct_at_open=fill_pct,
-                    opened_at=observed_at,
-                )
-        except IntegrityError:
-            return None
-        event_record(
-            action="dispatch.pickup_request.opened",
-            obj=request,
-            subject_organization=request.producer,
-            division_code=request.site.division_id,
-            payload={"bin": bin.serial, "fill_pct": str(fill_pct), "threshold_pct": str(bin.threshold_pct)},
+    if blocking is None:
+        return
+    payload = {"bin": newest.bin.serial, "fill_pct": str(newest.fill_pct), "reason": "bin_emptied"}
+    if blocking.status == RequestStatus.ASSIGNED:
+        # Emptied while the driver is still recording the stop: close once the manifest is signed.
+        blocking.emptied_at = newest.observed_at
+        blocking.save(update_fields=["emptied_at", "updated_at"])
+    else:
+        transition_apply(
+            table=REQUEST_TRANSITIONS,
+            obj=blocking,
+            target=RequestStatus.CLOSED,
+            role="system",
+            actor=None,
+            organization=None,
+            payload=payload,
+            extra_fields={"emptied_at": newest.observed_at, "closed_at": timezone.now()},
+            **_request_event_kwargs(blocking),
         )
-        return str(request.pk)
-    if blocking is not None and fill_pct <= emptied_level():
-        payload = {"bin": bin.serial, "fill_pct": str(fill_pct), "reason": "bin_emptied"}
-        if blocking.status == RequestStatus.ASSIGNED:
-            # Emptied while the driver is still recording the stop: close once the manifest is signed.
-            blocking.emptied_at = observed_at
-            blocking.save(update_fields=["emptied_at", "updated_at"])
-        else:
-            transition_apply(
-                table=REQUEST_TRANSITIONS,
-                obj=blocking,
-                target=RequestStatus.CLOSED,
-                role="system",
-                actor=None,
-                organization=None,
-                payload=payload,
-                extra_fields={"emptied_at": observed_at, "closed_at": timezone.now()},
-                **_request_event_kwargs(blocking),
-            )
-    return None
 
 
 @transaction.atomic

@@ -835,7 +835,7 @@ class Decision:
 def apply_decisions(decisions: list[Decision]) -> dict[uuid.UUID, str]:
     """Open or close pickup requests, open or clear temperature alerts; returns the requests opened
     per bin. Runs in the ingest transaction."""
-    from greenisle.dispatch.services import request_apply_fill
+    from greenisle.dispatch.services import FillNewest, requests_apply_fill
     from greenisle.telemetry.alerts import temperature_apply
 
     emptied = emptied_level()
@@ -852,15 +852,15 @@ def apply_decisions(decisions: list[Decision]) -> dict[uuid.UUID, str]:
     if over or low:
         blocked = _blocked_get(over | low)
         # Over the threshold with a request already open, or emptied with none open: nothing to do.
-        todo = sorted((over - blocked) | (low & blocked), key=str)
-        for device in Bin.objects.select_related("site").filter(pk__in=todo).order_by("pk"):
-            decision = by_device[device.pk]
-            assert decision.fill_pct is not None
-            request_id = request_apply_fill(
-                bin=device, fill_pct=decision.fill_pct, observed_at=decision.observed_at
+        todo = (over - blocked) | (low & blocked)
+        if todo:
+            bins = Bin.objects.select_related("site__organization").filter(pk__in=todo).order_by("pk")
+            opened = requests_apply_fill(
+                [
+                    FillNewest(device, by_device[device.pk].fill_pct, by_device[device.pk].observed_at)  # type: ignore[arg-type]
+                    for device in bins
+                ]
             )
-            if request_id:
-                opened[device.pk] = request_id
     temperatures = [(d.device_id, d.temperature_c) for d in decisions if d.temperature_c is not None]
     if temperatures:
         temperature_apply(
