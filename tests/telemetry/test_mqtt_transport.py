@@ -121,6 +121,55 @@ def test_skipped_packet_ids_are_noticed_without_a_broker():
     assert not sub._holes and not sub._id_reused and sub._burst == []
 
 
+def _publish_packet(
+    topic: str, payload: bytes, *, qos: int, mid: int = 0, props: bytes = b"", flags: int = 0
+) -> bytes:
+    body = len(topic).to_bytes(2, "big") + topic.encode()
+    if qos:
+        body += mid.to_bytes(2, "big")
+    body += bytes([len(props)]) + props + payload
+    length, encoded = len(body), b""
+    while True:
+        byte, length = length % 128, length // 128
+        encoded += bytes([byte | (0x80 if length else 0)])
+        if not length:
+            break
+    return bytes([0x30 | qos << 1 | flags]) + encoded + body
+
+
+def test_the_buffer_decoder_takes_whole_publishes_and_leaves_the_rest_to_paho():
+    sub = BatchingSubscriber(HOST, PORT, client_id="x", share_group=None, topic_filter="t", on_batch=print)
+    client = sub._new_client()
+    big = b"x" * 300  # a remaining length of two bytes
+    packets = [
+        _publish_packet("greenisle/v1/bins/a/readings", b'{"fill_pct":1}', qos=1, mid=1),
+        _publish_packet("greenisle/v1/bins/b/readings", big, qos=1, mid=2, props=b"\x01\x01", flags=0x08),
+        _publish_packet("greenisle/v1/bins/c/readings", b"{}", qos=0, flags=0x01),
+    ]
+    tail = _publish_packet("greenisle/v1/bins/d/readings", b"{}", qos=1, mid=3)
+    pingresp = b"\xd0\x00"
+    client._rbuf = b"".join(packets) + pingresp + tail
+    client._rpos = 0
+    assert client.read_publishes() == 3
+    assert [(m.topic[18:19], m.payload, m.mid, m.qos, m.dup, m.retain) for m in sub._burst] == [
+        ("a", b'{"fill_pct":1}', 1, 1, False, False),
+        ("b", big, 2, 1, True, False),
+        ("c", b"{}", 0, 0, False, True),
+    ]
+    assert client._rpos == len(b"".join(packets))  # stopped at the PINGRESP: paho reads that one
+    client._rpos += len(pingresp)
+    client._rbuf = client._rbuf[:-4]  # the last PUBLISH is cut short: wait for the rest
+    assert client.read_publishes() == 0 and client._rpos == len(client._rbuf) - len(tail) + 4
+    client._rbuf += tail[-4:]
+    assert client.read_publishes() == 1 and sub._burst[-1].mid == 3
+    assert not client.buffered()
+    # A PUBLISH whose topic runs past its packet is malformed: left to paho, which reports it.
+    bad = bytearray(_publish_packet("greenisle/v1/bins/e/readings", b"{}", qos=1, mid=4))
+    bad[3] = 0xFF
+    client._rbuf, client._rpos = bytes(bad), 0
+    assert client.read_publishes() == 0 and client._rpos == 0
+
+
 # -- helpers -----------------------------------------------------------------------------------------
 
 

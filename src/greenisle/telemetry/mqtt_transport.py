@@ -269,31 +269,82 @@ class _Client(mqtt.Client):
         if not _FAST_PATH or qos == 2 or self._protocol != mqtt.MQTTv5:
             return super()._handle_publish()
         packet = self._in_packet["packet"]
-        try:
-            pos = 2 + ((packet[0] << 8) | packet[1])
-            topic = packet[2:pos].decode(errors="replace")  # Mosquitto checks UTF-8 on publish
-            mid = 0
-            if qos:
-                mid = (packet[pos] << 8) | packet[pos + 1]
-                pos += 2
-            # Property length: a variable byte integer, then that many bytes of properties.
+        if not _publish_decode(packet, 0, len(packet), command, self._sink):
+            return MQTTErrorCode.MQTT_ERR_PROTOCOL
+        return _SUCCESS
+
+    def read_publishes(self) -> int:
+        """Decode the complete QoS 0/1 PUBLISH packets at the head of the read buffer straight into
+        ``_sink``, without paho's per-packet reads and dispatch; returns how many. Stops at the first
+        other packet, incomplete packet or malformed PUBLISH, which paho's ``loop_read`` then handles
+        (and reports) as usual."""
+        if not _FAST_PATH or self._protocol != mqtt.MQTTv5 or self._in_packet["command"] != 0:
+            return 0
+        buf = self._rbuf
+        pos = self._rpos
+        end = len(buf)
+        sink = self._sink
+        count = 0
+        while pos < end:
+            command = buf[pos]
+            if command & 0xF0 != 0x30 or command & 0x06 > 0x02:  # not a PUBLISH of QoS 0 or 1
+                break
             length = shift = 0
-            while True:
-                byte = packet[pos]
-                pos += 1
+            p = pos + 1
+            while p < end:  # remaining length: a variable byte integer
+                byte = buf[p]
+                p += 1
                 length |= (byte & 0x7F) << shift
                 if byte < 0x80:
                     break
                 shift += 7
-                if shift > 21:
-                    return MQTTErrorCode.MQTT_ERR_PROTOCOL
-            pos += length
-            if pos > len(packet):
-                return MQTTErrorCode.MQTT_ERR_PROTOCOL
-        except IndexError:
-            return MQTTErrorCode.MQTT_ERR_PROTOCOL
-        self._sink(topic, bytes(packet[pos:]), mid, qos, bool(command & 0x01), bool(command & 0x08))
-        return _SUCCESS
+            else:
+                break  # the length is not all here yet
+            if shift > 21 or p + length > end or not _publish_decode(buf, p, p + length, command, sink):
+                break
+            pos = p + length
+            count += 1
+        if count:
+            self._rpos = pos
+            with self._msgtime_mutex:
+                self._last_bytes_received = time.monotonic()
+        return count
+
+
+def _publish_decode(
+    buf: bytes | bytearray, start: int, end: int, command: int, sink: Callable[..., None]
+) -> bool:
+    """Hand the MQTT v5 PUBLISH whose variable header and payload are ``buf[start:end]`` to ``sink``;
+    False if it is malformed. The property block is skipped (readings carry none that matter, and the
+    client announces no Topic Alias Maximum, so the broker never replaces a topic by an alias)."""
+    qos = (command & 0x06) >> 1
+    try:
+        pos = start + 2 + ((buf[start] << 8) | buf[start + 1])
+        if pos > end:
+            return False
+        topic = buf[start + 2 : pos].decode(errors="replace")  # Mosquitto checks UTF-8 on publish
+        mid = 0
+        if qos:
+            mid = (buf[pos] << 8) | buf[pos + 1]
+            pos += 2
+        # Property length: a variable byte integer, then that many bytes of properties.
+        length = shift = 0
+        while True:
+            byte = buf[pos]
+            pos += 1
+            length |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                break
+            shift += 7
+            if shift > 21:
+                return False
+        pos += length
+        if pos > end:
+            return False
+    except IndexError:
+        return False
+    sink(topic, bytes(buf[pos:end]), mid, qos, bool(command & 0x01), bool(command & 0x08))
+    return True
 
 
 _Burst = tuple[int, list[MqttMessage]]  # (connection generation, messages in arrival order)
@@ -724,6 +775,7 @@ class BatchingSubscriber:
         rc = _SUCCESS
         for _ in range(4096):
             before = len(burst)
+            client.read_publishes()
             rc = client.loop_read()
             if rc != _SUCCESS or len(burst) == before:
                 break

@@ -36,6 +36,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--max-batch", type=int, default=1000)
         parser.add_argument("--max-delay", type=float, default=0.05, help="seconds a batch may wait")
+        parser.add_argument(
+            "--session-expiry",
+            type=int,
+            default=300,
+            help="seconds the broker keeps this listener's session (and queues its share) after it stops",
+        )
         parser.add_argument("--report-every", type=float, default=30.0, help="seconds between log lines")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -53,6 +59,7 @@ class Command(BaseCommand):
             on_batch=ingest,
             max_batch=options["max_batch"],
             max_delay=options["max_delay"],
+            session_expiry=options["session_expiry"],
         )
         reporter = threading.Thread(
             target=self._report, args=(subscriber, ingest, stop, options["report_every"]), daemon=True
