@@ -27,11 +27,8 @@ from greenisle.telemetry.ingest_pg import ingest_json
 from greenisle.telemetry.services import (
     MAX_BATCH,
     IngestOutcome,
-    ReadingIn,
-    Rejection,
     binary_cursor,
-    ingest_batch,
-    reading_from_json,
+    ingest_parsed,
     reading_ingest,
     reading_validate,
     refused,
@@ -198,40 +195,20 @@ def post_batch(request: HttpRequest) -> Any:
 def _ingest_items(
     items: list[Any], *, device: Bin | None, collector_id: Any, now: dt.datetime
 ) -> list[IngestOutcome]:
-    """The batch through the Python validators and ``ingest_batch`` (SQLite, and any batch PostgreSQL
-    could not parse)."""
+    """The batch through the Python validators (SQLite, and any batch PostgreSQL could not parse):
+    each item's bin first (the device's own, or by serial among the collector's), then
+    ``ingest_parsed``."""
     by_serial: dict[str, uuid.UUID] = {}
     if device is None:
         serials = {i.get("serial") for i in items if isinstance(i, dict) and isinstance(i.get("serial"), str)}
         by_serial = bins_by_serial(collector_id, serials)
-    batch: list[tuple[uuid.UUID, ReadingIn]] = []
-    positions: list[int] = []
-    results: list[IngestOutcome | None] = [None] * len(items)
-    rejections: list[Rejection] = []
-    for index, item in enumerate(items):
+    owned: list[tuple[uuid.UUID, Any] | ServiceError] = []
+    for item in items:
         serial = item.get("serial") if isinstance(item, dict) else None
-        try:
-            if device is not None:
-                if serial not in (None, device.serial):
-                    raise refused("serial_other")
-                device_id = device.pk
-            else:
-                if not isinstance(serial, str) or serial not in by_serial:
-                    raise refused("serial_unknown")
-                device_id = by_serial[serial]
-            try:
-                reading = reading_from_json(item, now=now)
-            except ServiceError as exc:
-                rejections.append(Rejection(device_id=device_id, reason=exc.message, field=exc.field))
-                raise
-        except ServiceError as exc:
-            results[index] = IngestOutcome(
-                status="rejected", reason=exc.message, field=exc.field, code=exc.code
-            )
-            continue
-        batch.append((device_id, reading))
-        positions.append(index)
-    outcomes = ingest_batch(batch, transport=Transport.HTTP, rejections=rejections, now=now)
-    for index, outcome in zip(positions, outcomes, strict=True):
-        results[index] = outcome
-    return [r for r in results if r is not None]
+        if device is not None:
+            owned.append((device.pk, item) if serial in (None, device.serial) else refused("serial_other"))
+        elif isinstance(serial, str) and serial in by_serial:
+            owned.append((by_serial[serial], item))
+        else:
+            owned.append(refused("serial_unknown"))
+    return ingest_parsed(owned, transport=Transport.HTTP, now=now)

@@ -21,17 +21,13 @@ import orjson
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from greenisle.core.errors import ServiceError
 from greenisle.devices.models import Bin, Transport
 from greenisle.telemetry.ingest_pg import Extra, ingest_json
 from greenisle.telemetry.mqtt_transport import MqttMessage, device_from_topic
 from greenisle.telemetry.services import (
     MESSAGES,
-    IngestOutcome,
-    ReadingIn,
     Rejection,
-    ingest_batch,
-    reading_from_json,
+    ingest_parsed,
     refusal_record,
 )
 
@@ -66,24 +62,6 @@ class DeviceDirectory:
 
 class MqttIngest:
     """``on_batch`` for the subscriber."""
-
-    @staticmethod
-    def _python_path(
-        readings: list[Any], owners: list[uuid.UUID], extra: list[Extra], now: Any
-    ) -> list[IngestOutcome]:
-        """SQLite, and any batch PostgreSQL could not parse: validate here, then ``ingest_batch``."""
-        items: list[tuple[uuid.UUID, ReadingIn]] = []
-        rejections = [Rejection(e.device_id, MESSAGES[e.key][2], MESSAGES[e.key][1]) for e in extra]
-        refused_items: list[IngestOutcome] = []
-        for obj, device_id in zip(readings, owners, strict=True):
-            try:
-                items.append((device_id, reading_from_json(obj, now=now)))
-            except ServiceError as exc:
-                rejections.append(Rejection(device_id, exc.message, exc.field, exc.code))
-                refused_items.append(
-                    IngestOutcome(status="rejected", reason=exc.message, field=exc.field, code=exc.code)
-                )
-        return refused_items + ingest_batch(items, transport=Transport.MQTT, rejections=rejections, now=now)
 
     def __init__(self, directory: DeviceDirectory | None = None) -> None:
         self.directory = directory or DeviceDirectory()
@@ -120,7 +98,12 @@ class MqttIngest:
                     readings, transport=Transport.MQTT, now=now, device_ids=owners, extra=extra
                 )
         if outcomes is None:
-            outcomes = self._python_path(readings, owners, extra, now)
+            outcomes = ingest_parsed(
+                list(zip(owners, readings, strict=True)),
+                transport=Transport.MQTT,
+                now=now,
+                rejections=[Rejection(e.device_id, MESSAGES[e.key][2], MESSAGES[e.key][1]) for e in extra],
+            )
         for outcome in outcomes:
             self.totals[outcome.status] += 1
         self.totals["rejected"] += len(extra)

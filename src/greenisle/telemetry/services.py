@@ -819,6 +819,42 @@ def ingest_batch(
     return final
 
 
+def ingest_parsed(
+    items: Sequence[tuple[uuid.UUID, Any] | ServiceError],
+    *,
+    transport: str,
+    now: dt.datetime,
+    rejections: Iterable[Rejection] = (),
+) -> list[IngestOutcome]:
+    """Parsed JSON items through the Python validators and ``ingest_batch``: the path of SQLite, and
+    of any batch PostgreSQL could not parse. Each item is (bin, JSON value), or the error that already
+    refused it (an unknown serial: counted against no bin). One outcome per item, in order."""
+    batch: list[tuple[uuid.UUID, ReadingIn]] = []
+    positions: list[int] = []
+    results: list[IngestOutcome] = [ACCEPTED] * len(items)
+    rejected = list(rejections)
+    for index, item in enumerate(items):
+        try:
+            if isinstance(item, ServiceError):
+                raise item
+            device_id, value = item
+            try:
+                batch.append((device_id, reading_from_json(value, now=now)))
+            except ServiceError as exc:
+                rejected.append(Rejection(device_id, exc.message, exc.field, exc.code))
+                raise
+        except ServiceError as exc:
+            results[index] = IngestOutcome(
+                status="rejected", reason=exc.message, field=exc.field, code=exc.code
+            )
+            continue
+        positions.append(index)
+    outcomes = ingest_batch(batch, transport=transport, rejections=rejected, now=now)
+    for index, outcome in zip(positions, outcomes, strict=True):
+        results[index] = outcome
+    return results
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """A bin whose state has just moved to a batch's reading that may cross the threshold, empty the
