@@ -29,14 +29,6 @@ def bin_get_visible_to(user: Any, bin_id: Any) -> Bin | None:
     return bin_list_visible_to(user).filter(pk=bin_id).first()
 
 
-def bin_list_of_collector(user: Any) -> QuerySet[Bin]:
-    """The bins the person's collector runs (for its staff), fullest first."""
-    membership = getattr(user, "current_membership", None)
-    if membership is None or membership.organization.kind != OrganizationKind.COLLECTOR:
-        return Bin.objects.none()
-    return bin_list_visible_to(user).filter(collector_id=membership.organization_id)
-
-
 def client_sites_for(collector: Any) -> QuerySet[Site]:
     """Sites where the collector may put a bin: those of producers with a service contract in force."""
     producers = ServiceContract.objects.active().filter(collector=collector).values("producer_id")
