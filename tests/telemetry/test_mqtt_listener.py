@@ -167,13 +167,16 @@ def test_a_listener_killed_mid_stream_loses_no_acknowledged_reading_and_stores_n
     world.bin.mqtt_username = f"bin-{tag}"
     world.bin.save()
     client_id, group = f"kill-{tag}", f"k{tag}"
-    total = 3000
+    total = 5000
     first, lines = _listener(client_id, group)
     second = None
     try:
         _wait_subscribed(lines)
-        # Every message is acknowledged by the broker (QoS 1) before the kill.
+        # Every message is acknowledged by the broker (QoS 1) before the kill. The listener is paused
+        # meanwhile: it keeps up with the publisher and would otherwise be done before the kill.
+        first.send_signal(signal.SIGSTOP)
         publish([(readings_topic(world.bin.mqtt_username), body) for body in readings(total)])
+        first.send_signal(signal.SIGCONT)
         assert wait_for(lambda: Reading.objects.filter(device=world.bin).count() >= 300)
         first.send_signal(signal.SIGKILL)
         first.wait(10)
