@@ -1,0 +1,377 @@
+"""Solve a :class:`~.model.Problem` with PyVRP and read the answer back as a :class:`~.model.Plan`.
+
+Incompatible waste classes (固废法 Art. 81: incompatible wastes are never mixed, also not on a truck)
+are kept apart with load dimensions: each compatibility group is a dimension, a stop loads only
+into its group's dimension, and each truck is given one group for the day, with capacity in that
+dimension alone. A truck can then never hold two groups at once, whatever the search does, and
+the check in :mod:`.check` confirms it for every plan. Trucks are shared out between the groups
+in proportion to each group's work before the search (ADR 10).
+
+Stops that no truck could ever serve (too heavy for every licensed truck, no truck licensed for
+their class, a window no truck can reach within its shift) are reported before the search. When
+the fleet cannot serve all the rest, the required stops become optional with a prize far above
+any route's cost, so the search serves all it can and reports the remainder as ``fleet``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pyvrp
+from pyvrp.exceptions import PenaltyBoundWarning
+from pyvrp.stop import MaxRuntime
+
+from greenisle.dispatch.optimization.model import (
+    UNBOUNDED,
+    Plan,
+    Problem,
+    Route,
+    Stop,
+    Unplanned,
+    Vehicle,
+    Visit,
+)
+from greenisle.dispatch.optimization.schedule import route_errors, route_schedule
+
+# Reasons a stop is left out, stable codes (the UI translates them).
+REASON_NO_LICENSED_VEHICLE = "no_licensed_vehicle"
+REASON_TOO_HEAVY = "too_heavy"
+REASON_WINDOW_UNREACHABLE = "window_unreachable"
+REASON_FLEET = "fleet"
+REASON_NOT_WORTH = "not_worth_detour"
+
+_MAX = np.iinfo(np.int64).max
+
+
+def _clip(value: int) -> int:
+    return min(value, _MAX) if value < UNBOUNDED else _MAX
+
+
+def groups_of(problem: Problem) -> list[str]:
+    return sorted({stop.waste_class for stop in problem.stops})
+
+
+def _licensed(vehicle: Vehicle, group: str) -> bool:
+    return not vehicle.waste_classes or group in vehicle.waste_classes
+
+
+def assign_groups(problem: Problem) -> list[tuple[Vehicle, str, int]]:
+    """Share the trucks out between the compatibility groups: ``(vehicle, group, count)`` rows.
+
+    Each group's share of the work is the mean of its share of the load and of the stops; trucks
+    licensed for fewer groups are placed first, each to the licensed group furthest below its share.
+    """
+    groups = groups_of(problem)
+    if len(groups) <= 1:
+        group = groups[0] if groups else ""
+        return [(v, group, v.count) for v in problem.vehicles if _licensed(v, group)]
+    load: dict[str, int] = defaultdict(int)
+    count: dict[str, int] = defaultdict(int)
+    for stop in problem.stops:
+        load[stop.waste_class] += stop.load_kg
+        count[stop.waste_class] += 1
+    total_load = sum(load.values()) or 1
+    total_count = sum(count.values()) or 1
+    weight = {g: (load[g] / total_load + count[g] / total_count) / 2 for g in groups}
+    units = sum(v.count for v in problem.vehicles)
+    assigned: dict[str, int] = defaultdict(int)
+    rows: dict[tuple[str, str], int] = defaultdict(int)
+    order = sorted(
+        problem.vehicles,
+        key=lambda v: (len([g for g in groups if _licensed(v, g)]), v.id),
+    )
+    for vehicle in order:
+        allowed = [g for g in groups if _licensed(vehicle, g)]
+        if not allowed:
+            continue
+        for _ in range(vehicle.count):
+            # A group with no truck yet comes first; then the one furthest below its share.
+            group = min(
+                allowed,
+                key=lambda g: (assigned[g] > 0, assigned[g] - weight[g] * units, g),
+            )
+            assigned[group] += 1
+            rows[(vehicle.id, group)] += 1
+    by_id = {v.id: v for v in problem.vehicles}
+    return [(by_id[vid], group, n) for (vid, group), n in rows.items()]
+
+
+def _precheck(problem: Problem, fleet: Sequence[tuple[Vehicle, str, int]]) -> dict[str, str]:
+    """Stops no truck could serve alone, with the reason."""
+    depots = problem.depot_index()
+    index = problem.stop_index()
+    reasons: dict[str, str] = {}
+    for stop in problem.stops:
+        candidates = [v for v, group, _n in fleet if group == stop.waste_class]
+        if not candidates:
+            reasons[stop.id] = REASON_NO_LICENSED_VEHICLE
+            continue
+        if all(stop.load_kg > v.capacity_kg for v in candidates):
+            reasons[stop.id] = REASON_TOO_HEAVY
+            continue
+        i = index[stop.id]
+        reachable = False
+        for v in candidates:
+            start = depots[v.start_depot]
+            end = depots[v.end_depot or v.start_depot]
+            depart = max(v.shift_start_s, problem.depots[start].open_s, stop.release_s)
+            arrive = max(depart + problem.duration[start][i], stop.open_s)
+            back = arrive + stop.service_s + problem.duration[i][end]
+            if (
+                arrive <= stop.close_s
+                and back <= v.shift_end_s
+                and back - depart <= v.max_duration_s
+                and problem.distance[start][i] + problem.distance[i][end] <= v.max_distance
+            ):
+                reachable = True
+                break
+        if not reachable:
+            reasons[stop.id] = REASON_WINDOW_UNREACHABLE
+    return reasons
+
+
+def _matrix(values: Sequence[Sequence[int]], keep: Sequence[int]) -> Any:
+    full = np.asarray(values, dtype=np.int64)
+    return np.ascontiguousarray(full[np.ix_(keep, keep)])
+
+
+class _Built:
+    """A Problem translated into PyVRP data, with the maps to translate the answer back."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        fleet: Sequence[tuple[Vehicle, str, int]],
+        stops: Sequence[Stop],
+        soft: bool,
+    ) -> None:
+        self.problem = problem
+        self.stops = list(stops)
+        self.groups = groups_of(problem) or [""]
+        self.fleet = list(fleet)
+        dims = len(self.groups)
+        dim = {g: i for i, g in enumerate(self.groups)}
+        depots = problem.depot_index()
+        index = problem.stop_index()
+        keep = list(range(len(problem.depots))) + [index[s.id] for s in self.stops]
+        locations = [pyvrp.Location(d.x, d.y, name=d.id) for d in problem.depots]
+        locations += [pyvrp.Location(s.x, s.y, name=s.id) for s in self.stops]
+        pv_depots = [
+            pyvrp.Depot(
+                i, tw_early=d.open_s, tw_late=_clip(d.close_s), service_duration=d.service_s, name=d.id
+            )
+            for i, d in enumerate(problem.depots)
+        ]
+        self.distance = _matrix(problem.distance, keep)
+        self.duration = _matrix(problem.duration, keep)
+        # Far above any route's cost: a soft required stop is dropped only when it cannot fit.
+        big = int(min(_MAX // 4, 10 * (int(self.distance.max(initial=0)) + 1) * (len(keep) + 1)))
+        big = max(big, 10**9)
+        clients = []
+        for n, stop in enumerate(self.stops):
+            load = [0] * dims
+            load[dim[stop.waste_class]] = stop.load_kg
+            required = stop.required and not soft
+            prize = stop.prize if not stop.required else (big if soft else 0)
+            clients.append(
+                pyvrp.Client(
+                    len(problem.depots) + n,
+                    pickup=load,
+                    service_duration=stop.service_s,
+                    tw_early=stop.open_s,
+                    tw_late=_clip(stop.close_s),
+                    release_time=stop.release_s,
+                    prize=prize,
+                    required=required,
+                    name=stop.id,
+                )
+            )
+        types = []
+        self.type_vehicle: list[Vehicle] = []
+        self.type_group: list[str] = []
+        for vehicle, group, count in self.fleet:
+            capacity = [0] * dims
+            capacity[dim[group]] = vehicle.capacity_kg
+            start = depots[vehicle.start_depot]
+            end = depots[vehicle.end_depot or vehicle.start_depot]
+            types.append(
+                pyvrp.VehicleType(
+                    num_available=count,
+                    capacity=capacity,
+                    start_depot=start,
+                    end_depot=end,
+                    fixed_cost=vehicle.fixed_cost,
+                    tw_early=vehicle.shift_start_s,
+                    tw_late=_clip(vehicle.shift_end_s),
+                    shift_duration=_clip(vehicle.max_duration_s),
+                    max_distance=_clip(vehicle.max_distance),
+                    unit_distance_cost=vehicle.unit_distance_cost,
+                    unit_duration_cost=vehicle.unit_duration_cost,
+                    reload_depots=[depots[d] for d in vehicle.reload_depots],
+                    max_reloads=(
+                        vehicle.max_reloads if vehicle.max_reloads is not None else np.iinfo(np.uint64).max
+                    ),
+                    name=vehicle.id,
+                )
+            )
+            self.type_vehicle.append(vehicle)
+            self.type_group.append(group)
+        self.data = pyvrp.ProblemData(locations, clients, pv_depots, types, [self.distance], [self.duration])
+
+    def plan_of(self, solution: pyvrp.Solution, dropped: dict[str, str]) -> Plan:
+        routes: list[Route] = []
+        served: set[str] = set()
+        used: dict[str, int] = defaultdict(int)
+        ndepots = len(self.problem.depots)
+        for route in solution.routes():
+            t = route.vehicle_type()
+            vehicle = self.type_vehicle[t]
+            used[vehicle.id] += 1
+            name = vehicle.id if vehicle.count == 1 else f"{vehicle.id}#{used[vehicle.id]}"
+            visits: list[Visit] = []
+            load = 0
+            previous: int | None = None
+            for activity in route.schedule():
+                if activity.is_depot():
+                    location = activity.idx
+                    depot = self.problem.depots[activity.idx].id
+                    load = 0
+                    stop_id = None
+                else:
+                    location = ndepots + activity.idx
+                    stop = self.stops[activity.idx]
+                    stop_id = stop.id
+                    depot = None
+                    load += stop.load_kg
+                    served.add(stop.id)
+                arrival = activity.start_time - activity.wait_duration
+                if previous is None:
+                    arrival = activity.start_time
+                previous = location
+                visits.append(
+                    Visit(
+                        stop=stop_id,
+                        depot=depot,
+                        arrival_s=int(arrival),
+                        start_s=int(activity.start_time),
+                        end_s=int(activity.end_time),
+                        load_after_kg=load,
+                    )
+                )
+            cost = route.distance_cost() + route.duration_cost() + route.fixed_vehicle_cost()
+            routes.append(
+                Route(
+                    vehicle=name,
+                    visits=tuple(visits),
+                    distance=int(route.distance()),
+                    duration=int(route.duration()),
+                    cost=int(cost),
+                )
+            )
+        unplanned = [Unplanned(stop=s, reason=r) for s, r in dropped.items()]
+        for stop in self.stops:
+            if stop.id not in served:
+                unplanned.append(
+                    Unplanned(stop=stop.id, reason=REASON_FLEET if stop.required else REASON_NOT_WORTH)
+                )
+        assignment: dict[str, str] = {}
+        for vehicle, group, _count in self.fleet:
+            assignment[vehicle.id] = group
+        return Plan(
+            routes=tuple(routes),
+            unplanned=tuple(unplanned),
+            distance=sum(r.distance for r in routes),
+            cost=sum(r.cost for r in routes),
+            feasible=bool(solution.is_feasible()),
+            assignment=assignment,
+        )
+
+
+def _search(data: pyvrp.ProblemData, seconds: float, seed: int) -> pyvrp.Result:
+    with warnings.catch_warnings():
+        # Expected when the fleet cannot serve every required stop: the soft search follows.
+        warnings.simplefilter("ignore", PenaltyBoundWarning)
+        return pyvrp.solve(data, MaxRuntime(seconds), seed=seed, collect_stats=False, display=False)
+
+
+def plan_solve(
+    problem: Problem,
+    *,
+    seconds: float,
+    seed: int = 1,
+    progress: Callable[[float], None] | None = None,
+) -> Plan:
+    """Plan ``problem`` within ``seconds`` of search. Deterministic for a given seed and iteration
+    count; the time limit makes it depend on the machine's speed."""
+    fleet = assign_groups(problem)
+    dropped = _precheck(problem, fleet)
+    stops = [s for s in problem.stops if s.id not in dropped]
+    if not stops or not fleet:
+        return _empty_plan(problem, dropped, fleet)
+    built = _Built(problem, fleet, stops, soft=False)
+    result = _search(built.data, seconds, seed)
+    if progress is not None:
+        progress(1.0 if result.is_feasible() else 0.5)
+    if result.is_feasible():
+        return built.plan_of(result.best, dropped)
+    # Not every required stop fits the fleet: search again with them as heavily rewarded options.
+    soft = _Built(problem, fleet, stops, soft=True)
+    retry = _search(soft.data, max(seconds / 2, 0.1), seed)
+    if progress is not None:
+        progress(1.0)
+    plan = soft.plan_of(retry.best, dropped)
+    return plan if plan.feasible else _repair(problem, plan)
+
+
+def _repair(problem: Problem, plan: Plan) -> Plan:
+    """Make every route keep the rules by leaving out, in visiting order, each stop that would break
+    one: what a search cut short by its time limit left infeasible becomes feasible and reported."""
+    routes: list[Route] = []
+    unplanned = list(plan.unplanned)
+    for route in plan.routes:
+        if not route_errors(problem, route):
+            routes.append(route)
+            continue
+        kept: list[str] = []
+        for visit in route.visits[1:-1]:
+            if visit.stop is None:
+                if kept and kept[-1] != visit.depot:
+                    kept.append(str(visit.depot))
+                continue
+            trial = route_schedule(problem, route.vehicle, [*kept, visit.stop])
+            if route_errors(problem, trial):
+                unplanned.append(Unplanned(stop=visit.stop, reason=REASON_FLEET))
+            else:
+                kept.append(visit.stop)
+        depots = {d.id for d in problem.depots}
+        while kept and kept[-1] in depots:
+            kept.pop()
+        if any(k not in depots for k in kept):
+            routes.append(route_schedule(problem, route.vehicle, kept))
+    return Plan(
+        routes=tuple(routes),
+        unplanned=tuple(unplanned),
+        distance=sum(r.distance for r in routes),
+        cost=sum(r.cost for r in routes),
+        feasible=True,
+        assignment=plan.assignment,
+    )
+
+
+def _empty_plan(problem: Problem, dropped: dict[str, str], fleet: Sequence[tuple[Vehicle, str, int]]) -> Plan:
+    unplanned = [Unplanned(stop=s, reason=r) for s, r in dropped.items()]
+    for stop in problem.stops:
+        if stop.id not in dropped:
+            unplanned.append(Unplanned(stop=stop.id, reason=REASON_FLEET))
+    return Plan(
+        routes=(),
+        unplanned=tuple(unplanned),
+        distance=0,
+        cost=0,
+        feasible=True,
+        assignment={v.id: g for v, g, _n in fleet},
+    )

@@ -1,0 +1,227 @@
+"""The route model: every plan honours the rules, edits keep them, locked routes stay put."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from greenisle.dispatch.optimization.check import plan_violations
+from greenisle.dispatch.optimization.distances import haversine_m, haversine_matrices
+from greenisle.dispatch.optimization.edit import (
+    PlanEditError,
+    plan_insert,
+    plan_move_stop,
+    plan_reoptimise,
+    route_schedule,
+)
+from greenisle.dispatch.optimization.model import Depot, Plan, Problem, Stop, Vehicle
+from greenisle.dispatch.optimization.solver import (
+    REASON_NO_LICENSED_VEHICLE,
+    REASON_TOO_HEAVY,
+    REASON_WINDOW_UNREACHABLE,
+    plan_solve,
+)
+
+HOUR = 3600
+
+
+def random_problem(seed: int, *, stops: int = 18, vehicles: int = 4, classes: int = 3) -> Problem:
+    rng = random.Random(seed)
+    groups = ["oil", "acid", "solid"][:classes]
+    depots = [
+        Depot("D0", 5000, 5000, open_s=6 * HOUR, close_s=20 * HOUR, service_s=rng.choice([0, 600])),
+        Depot("D1", rng.uniform(0, 10000), rng.uniform(0, 10000), service_s=300),
+    ]
+    stop_list = []
+    for i in range(stops):
+        opens = rng.choice([8, 9, 13]) * HOUR
+        stop_list.append(
+            Stop(
+                f"S{i}",
+                load_kg=rng.randint(20, 900),
+                x=rng.uniform(0, 10000),
+                y=rng.uniform(0, 10000),
+                service_s=rng.choice([300, 600, 900]),
+                open_s=opens,
+                close_s=opens + rng.choice([2, 3, 4, 9]) * HOUR,
+                release_s=rng.choice([0, 0, 0, 10 * HOUR]),
+                required=rng.random() < 0.75,
+                prize=rng.randint(0, 20000),
+                waste_class=rng.choice(groups),
+            )
+        )
+    fleet = []
+    for i in range(vehicles):
+        licensed = (
+            frozenset(rng.sample(groups, rng.randint(1, len(groups)))) if rng.random() < 0.5 else frozenset()
+        )
+        fleet.append(
+            Vehicle(
+                f"V{i}",
+                capacity_kg=rng.choice([1000, 1500, 3000]),
+                start_depot="D0",
+                end_depot=rng.choice([None, "D0", "D1"]),
+                shift_start_s=rng.choice([7, 8]) * HOUR,
+                shift_end_s=rng.choice([16, 18]) * HOUR,
+                max_duration_s=rng.choice([8, 10]) * HOUR,
+                unit_distance_cost=rng.choice([1, 2]),
+                unit_duration_cost=rng.choice([0, 1]),
+                fixed_cost=rng.choice([0, 5000]),
+                waste_classes=licensed,
+                reload_depots=tuple(rng.sample(["D0", "D1"], rng.randint(0, 2))),
+                max_reloads=rng.choice([None, 1, 2]),
+            )
+        )
+    points = [(d.x, d.y) for d in depots] + [(s.x, s.y) for s in stop_list]
+    distance = [[int(math.hypot(a[0] - b[0], a[1] - b[1])) for b in points] for a in points]
+    duration = [[d // 8 for d in row] for row in distance]  # about 29 km/h
+    return Problem(depots, stop_list, fleet, distance, duration)
+
+
+def assert_sound(problem: Problem, plan: Plan) -> None:
+    assert plan_violations(problem, plan) == []
+    planned = {s for r in plan.routes for s in r.stop_ids()}
+    reported = {u.stop for u in plan.unplanned}
+    for stop in problem.stops:
+        if stop.required:
+            assert (stop.id in planned) != (stop.id in reported), stop.id
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(min_value=0, max_value=10**6))
+def test_every_plan_honours_capacity_windows_shifts_and_class_separation(seed: int) -> None:
+    problem = random_problem(seed)
+    plan = plan_solve(problem, seconds=0.2, seed=1)
+    assert_sound(problem, plan)
+    classes = {s.id: s.waste_class for s in problem.stops}
+    for route in plan.routes:
+        # 固废法 Art. 81: one compatibility group per truck.
+        assert len({classes[s] for s in route.stop_ids()}) == 1
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(min_value=0, max_value=10**6))
+def test_reoptimisation_keeps_locked_routes_unchanged(seed: int) -> None:
+    problem = random_problem(seed, stops=20, vehicles=4)
+    plan = plan_solve(problem, seconds=0.2, seed=1)
+    if not plan.routes:
+        return
+    locked = {plan.routes[0].vehicle}
+    again = plan_reoptimise(problem, plan, locked=locked, seconds=0.2, seed=7)
+    assert again.route_of(plan.routes[0].vehicle) == plan.routes[0]
+    assert_sound(problem, again)
+
+
+def test_a_checker_catches_a_mixed_truck_and_an_overload() -> None:
+    depots = [Depot("D0")]
+    stops = [Stop("a", 600, waste_class="oil"), Stop("b", 600, waste_class="acid")]
+    problem = Problem(
+        depots, stops, [Vehicle("V", 1000, "D0")], [[0, 5, 5], [5, 0, 5], [5, 5, 0]], [[0] * 3] * 3
+    )
+    mixed = route_schedule(problem, "V", ["a", "b"])
+    plan = Plan(routes=(mixed,), unplanned=(), distance=mixed.distance, cost=mixed.cost, feasible=True)
+    found = plan_violations(problem, plan)
+    assert any("incompatible classes" in v for v in found)
+    assert any("over capacity" in v for v in found)
+
+
+def test_stops_no_truck_could_serve_are_reported_with_their_reason() -> None:
+    depots = [Depot("D0")]
+    stops = [
+        Stop("heavy", 5000),
+        Stop("late", 10, open_s=0, close_s=10),
+        Stop("acid", 10, waste_class="acid"),
+        Stop("fine", 10),
+    ]
+    far = 100
+    distance = [[0 if i == j else far for j in range(5)] for i in range(5)]
+    vehicle = Vehicle("V", 1000, "D0", waste_classes=frozenset({""}))
+    plan = plan_solve(Problem(depots, stops, [vehicle], distance, distance), seconds=0.1)
+    reasons = {u.stop: u.reason for u in plan.unplanned}
+    assert reasons == {
+        "heavy": REASON_TOO_HEAVY,
+        "late": REASON_WINDOW_UNREACHABLE,
+        "acid": REASON_NO_LICENSED_VEHICLE,
+    }
+    assert plan.routes[0].stop_ids() == ["fine"]
+
+
+def test_when_the_fleet_is_short_the_plan_stays_feasible_and_names_what_is_left() -> None:
+    depots = [Depot("D0")]
+    stops = [Stop(f"s{i}", 400) for i in range(6)]
+    distance = [[0 if i == j else 10 for j in range(7)] for i in range(7)]
+    plan = plan_solve(Problem(depots, stops, [Vehicle("V", 1000, "D0")], distance, distance), seconds=0.2)
+    assert plan.feasible
+    assert len(plan.routes[0].stop_ids()) == 2
+    assert sorted(u.reason for u in plan.unplanned) == ["fleet"] * 4
+
+
+def test_reloading_at_a_depot_lets_one_truck_serve_more_than_its_capacity() -> None:
+    depots = [Depot("D0", service_s=600)]
+    stops = [Stop(f"s{i}", 400) for i in range(6)]
+    distance = [[0 if i == j else 10 for j in range(7)] for i in range(7)]
+    truck = Vehicle("V", 1000, "D0", reload_depots=("D0",))
+    problem = Problem(depots, stops, [truck], distance, distance)
+    plan = plan_solve(problem, seconds=0.2)
+    assert plan.unplanned == ()
+    assert_sound(problem, plan)
+    unloads = [v for v in plan.routes[0].visits[1:-1] if v.depot == "D0"]
+    assert len(unloads) == 2
+
+
+def test_an_urgent_stop_goes_where_it_costs_least_and_other_routes_do_not_move() -> None:
+    problem = random_problem(11, stops=16, vehicles=4, classes=1)
+    urgent = problem.stops[-1]
+    base = Problem(problem.depots, problem.stops[:-1], problem.vehicles, problem.distance, problem.duration)
+    # The base plan is over the same numbering: the urgent stop is simply not asked for yet.
+    plan = plan_solve(
+        Problem(
+            problem.depots, problem.stops[:-1], problem.vehicles, _cut(problem), _cut(problem, "duration")
+        ),
+        seconds=0.3,
+    )
+    del base
+    try:
+        inserted = plan_insert(problem, plan, urgent.id, spare=[v.id for v in problem.vehicles])
+    except PlanEditError:
+        pytest.skip("no feasible position for this seed")
+    assert plan_violations(problem, inserted.plan) == []
+    for route in plan.routes:
+        if route.vehicle != inserted.vehicle:
+            assert inserted.plan.route_of(route.vehicle) == route
+
+
+def _cut(problem: Problem, which: str = "distance") -> list[list[int]]:
+    matrix = getattr(problem, which)
+    n = len(problem.depots) + len(problem.stops) - 1
+    return [list(row[:n]) for row in matrix[:n]]
+
+
+def test_moving_a_stop_to_a_truck_of_another_class_is_refused() -> None:
+    depots = [Depot("D0")]
+    stops = [Stop("a", 10, waste_class="oil"), Stop("b", 10, waste_class="acid")]
+    distance = [[0, 5, 5], [5, 0, 5], [5, 5, 0]]
+    vehicles = [Vehicle("V1", 1000, "D0"), Vehicle("V2", 1000, "D0")]
+    problem = Problem(depots, stops, vehicles, distance, distance)
+    plan = plan_solve(problem, seconds=0.1)
+    route_a = next(r for r in plan.routes if "a" in r.stop_ids())
+    other = next(r for r in plan.routes if r is not route_a)
+    with pytest.raises(PlanEditError, match="incompatible"):
+        plan_move_stop(problem, plan, stop="a", vehicle=other.vehicle, position=0)
+
+
+def test_haversine_matrices_are_symmetric_road_estimates() -> None:
+    # A degree of latitude is 111.2 km; a degree of longitude shrinks with cos(latitude).
+    assert haversine_m(32.0, 120.0, 33.0, 120.0) == pytest.approx(111_195, rel=1e-4)
+    assert haversine_m(32.0, 120.0, 32.0, 121.0) == pytest.approx(
+        111_195 * math.cos(math.radians(32)), rel=1e-3
+    )
+    m = haversine_matrices([(32.0, 120.8), (32.1, 120.9), (31.95, 121.0)], circuity=1.3, speed_kmh=36)
+    assert m.distance[0][1] == m.distance[1][0] > 0
+    assert m.duration[0][1] == round(m.distance[0][1] / 10)
+    with pytest.raises(ValueError, match="circuity"):
+        haversine_matrices([(0, 0)], circuity=0.5)
