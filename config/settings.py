@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "greenisle.devices",
     "greenisle.telemetry",
     "greenisle.dispatch",
+    "django_tasks",
+    "django_tasks_db",
     "greenisle.manifests",
     "greenisle.ledger",
     "greenisle.supervision",
@@ -211,6 +213,29 @@ GREENISLE = {
         "door_log": "i31001",
         "door_state": "i32001",
     },
+    # Route planning: road distance = great-circle distance x circuity, at this average speed, unless
+    # a routing engine is configured (OSRM `table` or Valhalla `sources_to_targets`).
+    "ROUTING_CIRCUITY": float(os.environ.get("GREENISLE_ROUTING_CIRCUITY", "1.3")),
+    "ROUTING_SPEED_KMH": float(os.environ.get("GREENISLE_ROUTING_SPEED_KMH", "35")),
+    "ROUTING_ENGINE": os.environ.get("GREENISLE_ROUTING_ENGINE", ""),  # "", "osrm" or "valhalla"
+    "ROUTING_ENGINE_URL": os.environ.get("GREENISLE_ROUTING_ENGINE_URL", ""),
+    # A producer's request without a weight is planned at this load (kg).
+    "PLANNING_DEFAULT_LOAD_KG": 100,
+    # A bin predicted to reach its threshold before the next plan is an optional stop worth this
+    # much (yuan): a truck passing by takes it when the detour costs less.
+    "PLANNING_PREDICTED_PRIZE_YUAN": float(os.environ.get("GREENISLE_PLANNING_PREDICTED_PRIZE_YUAN", "60")),
+    "PLANNING_SECONDS": int(os.environ.get("GREENISLE_PLANNING_SECONDS", "30")),
+}
+
+# Background work (route planning, imports) through Django's Tasks API. The database backend needs no
+# broker; `greenisle db_worker` runs the tasks. "immediate" runs them in the caller (tests, scripts).
+TASKS = {
+    "default": {
+        "BACKEND": {
+            "database": "django_tasks_db.DatabaseBackend",
+            "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+        }[os.environ.get("GREENISLE_TASKS", "database")]
+    }
 }
 
 NINJA_PAGINATION_PER_PAGE = 50

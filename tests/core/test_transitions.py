@@ -12,8 +12,8 @@ import re
 import pytest
 
 from greenisle.core.transitions import Transition, TransitionRefused, TransitionTable
-from greenisle.dispatch.choices import RequestStatus
-from greenisle.dispatch.transitions import REQUEST_TRANSITIONS
+from greenisle.dispatch.choices import PlanStatus, RequestStatus
+from greenisle.dispatch.transitions import PLAN_TRANSITIONS, REQUEST_TRANSITIONS
 from greenisle.manifests.choices import ManifestStatus
 from greenisle.manifests.transitions import MANIFEST_TRANSITIONS
 
@@ -31,6 +31,16 @@ REQUEST_EXPECTED = {
     ("collected", "closed"): {"system"},
     ("open", "closed"): {"system"},
     ("open", "cancelled"): {"dispatcher", "producer"},
+}
+PLAN_EXPECTED = {
+    ("queued", "solving"): {"system"},
+    ("solving", "ready"): {"system"},
+    ("solving", "failed"): {"system"},
+    ("ready", "queued"): {"dispatcher"},
+    ("ready", "published"): {"dispatcher"},
+    ("ready", "superseded"): {"dispatcher"},
+    ("failed", "superseded"): {"dispatcher"},
+    ("queued", "superseded"): {"dispatcher"},
 }
 # Every role any table knows, plus people who appear in no row.
 ROLES = sorted(
@@ -86,20 +96,35 @@ def test_request_transition_allowed_exactly_when_in_table(source, target, role):
         assert refused.value.code == expected
 
 
+@pytest.mark.parametrize(("source", "target", "role"), _cases(list(PlanStatus.values)))
+def test_route_plan_transition_allowed_exactly_when_in_table(source, target, role):
+    if role in PLAN_EXPECTED.get((source, target), set()):
+        row = PLAN_TRANSITIONS.check(source=source, target=target, role=role)
+        assert (row.source, row.target) == (source, target)
+    else:
+        with pytest.raises(TransitionRefused) as refused:
+            PLAN_TRANSITIONS.check(source=source, target=target, role=role)
+        expected = "role_not_allowed" if (source, target) in PLAN_EXPECTED else "transition_not_allowed"
+        assert refused.value.code == expected
+
+
 @pytest.mark.parametrize(
     ("table", "expected", "statuses"),
     [
         (MANIFEST_TRANSITIONS, MANIFEST_EXPECTED, set(ManifestStatus.values)),
         (REQUEST_TRANSITIONS, REQUEST_EXPECTED, set(RequestStatus.values)),
+        (PLAN_TRANSITIONS, PLAN_EXPECTED, set(PlanStatus.values)),
     ],
-    ids=["manifest", "request"],
+    ids=["manifest", "request", "route_plan"],
 )
 def test_table_rows_are_the_expected_ones_over_known_states(table, expected, statuses):
     assert {(r.source, r.target): set(r.roles) for r in table.rows} == expected
     assert table.states() <= statuses
 
 
-@pytest.mark.parametrize("row", MANIFEST_TRANSITIONS.rows + REQUEST_TRANSITIONS.rows, ids=str)
+@pytest.mark.parametrize(
+    "row", MANIFEST_TRANSITIONS.rows + REQUEST_TRANSITIONS.rows + PLAN_TRANSITIONS.rows, ids=str
+)
 def test_every_transition_has_a_dotted_audit_action(row):
     assert re.fullmatch(r"[a-z_]+\.[a-z_]+\.[a-z_]+", row.action)
     assert row.action.split(".")[0] in {"manifests", "dispatch"}

@@ -17,9 +17,19 @@ BLOCKING_STATUSES = [RequestStatus.OPEN, RequestStatus.ASSIGNED, RequestStatus.C
 class RequestOrigin(models.TextChoices):
     THRESHOLD = "threshold", _("Bin threshold")
     PRODUCER = "producer", _("Producer request")
+    FORECAST = "forecast", _("Predicted to fill")
 
 
 class TripStatus(models.TextChoices):
     PLANNED = "planned", _("Planned")
     IN_PROGRESS = "in_progress", _("In progress")
     COMPLETED = "completed", _("Completed")
+
+
+class PlanStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    SOLVING = "solving", _("Planning")
+    READY = "ready", _("Ready for review")
+    PUBLISHED = "published", _("Published")
+    FAILED = "failed", _("Failed")
+    SUPERSEDED = "superseded", _("Superseded")

@@ -26,3 +26,28 @@ REQUEST_TRANSITIONS = TransitionTable(
         ),
     ],
 )
+
+QUEUED, SOLVING, READY, PUBLISHED, FAILED, SUPERSEDED = (
+    "queued",
+    "solving",
+    "ready",
+    "published",
+    "failed",
+    "superseded",
+)
+
+# A route plan: queued for the planner, planned, reviewed and adjusted by the dispatcher (a
+# re-optimisation sends it back through the planner), then published as the day's trips.
+PLAN_TRANSITIONS = TransitionTable(
+    "route plan",
+    [
+        Transition(QUEUED, SOLVING, frozenset({"system"}), "dispatch.route_plan.solving"),
+        Transition(SOLVING, READY, frozenset({"system"}), "dispatch.route_plan.ready"),
+        Transition(SOLVING, FAILED, frozenset({"system"}), "dispatch.route_plan.failed"),
+        Transition(READY, QUEUED, frozenset({"dispatcher"}), "dispatch.route_plan.reoptimise_requested"),
+        Transition(READY, PUBLISHED, frozenset({"dispatcher"}), "dispatch.route_plan.published"),
+        Transition(READY, SUPERSEDED, frozenset({"dispatcher"}), "dispatch.route_plan.superseded"),
+        Transition(FAILED, SUPERSEDED, frozenset({"dispatcher"}), "dispatch.route_plan.superseded"),
+        Transition(QUEUED, SUPERSEDED, frozenset({"dispatcher"}), "dispatch.route_plan.superseded"),
+    ],
+)

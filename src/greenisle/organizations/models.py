@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -112,6 +113,10 @@ class Site(PublicModel):
     latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6)
     longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6)
     division = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="sites")
+    # When a truck may collect: the planner's time window for the site's pickups.
+    opens_at = models.TimeField(_("collection from"), default=dt.time(8, 30))
+    closes_at = models.TimeField(_("collection until"), default=dt.time(17, 0))
+    service_minutes = models.PositiveIntegerField(_("time on site (min)"), default=10)
 
     objects = SiteQuerySet.as_manager()
 
