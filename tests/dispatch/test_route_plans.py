@@ -7,15 +7,15 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from dispatch.conftest import ACID, plan_site
 from django.core.management import call_command
 from django.utils import timezone
-from factories import BinFactory, PickupRequestFactory, SiteFactory, VehicleFactory
+from factories import BinFactory, PickupRequestFactory
 
 from greenisle.audit.models import Event
-from greenisle.catalog.models import HazardCategory
 from greenisle.core.errors import Conflict, PermissionDenied, ServiceError
 from greenisle.dispatch.choices import PlanStatus, RequestOrigin, RequestStatus
-from greenisle.dispatch.models import Depot, Driver, PickupRequest, RoutePlan, Trip, WasteClassGroup
+from greenisle.dispatch.models import PickupRequest, RoutePlan, Trip
 from greenisle.dispatch.optimization.check import plan_violations
 from greenisle.dispatch.planning import plan_from_json, problem_from_json
 from greenisle.dispatch.route_plans import (
@@ -27,57 +27,6 @@ from greenisle.dispatch.route_plans import (
     route_plan_run,
 )
 from greenisle.telemetry.models import BinState
-
-ACID = ("251-014-34",)
-
-
-def _group(collector, name, *codes):
-    group = WasteClassGroup.objects.create(collector=collector, name=name)
-    group.categories.set(HazardCategory.objects.filter(code__in=codes, edition__is_current=True))
-    return group
-
-
-@pytest.fixture
-def fleet(world):
-    depot = Depot.objects.create(
-        collector=world.collector, name="通州仓库", latitude=Decimal("32.0650"), longitude=Decimal("121.0730")
-    )
-    oil = _group(world.collector, "油类及沾染物", "HW08", "HW49")
-    acid = _group(world.collector, "废酸", "HW34")
-    world.vehicle.depot = depot
-    world.vehicle.save()
-    world.vehicle.class_groups.set([oil])
-    acid_truck = VehicleFactory(collector=world.collector, plate="苏F99999危", depot=depot)
-    acid_truck.class_groups.set([acid])
-    Driver.objects.create(
-        collector=world.collector,
-        user=world.driver,
-        name="司机甲",
-        licence_number="320600199001011234",
-        qualification_number="3206001234",
-        qualification_valid_to=timezone.localdate() + dt.timedelta(days=365),
-        usual_vehicle=world.vehicle,
-    )
-    return {"depot": depot, "oil": oil, "acid": acid, "acid_truck": acid_truck}
-
-
-def _site(world, n):
-    return SiteFactory(
-        organization=world.producer,
-        name=f"车间{n}",
-        latitude=Decimal("32.0") + Decimal(n) / 100,
-        longitude=Decimal("120.85") + Decimal(n) / 80,
-    )
-
-
-@pytest.fixture
-def requests_(world, fleet):
-    made = []
-    for n in range(6):
-        codes = ACID if n % 3 == 0 else None
-        device = BinFactory(site=_site(world, n), collector=world.collector, waste_codes=codes)
-        made.append(PickupRequestFactory(bin=device))
-    return made
 
 
 def plan_now(world, seconds=1):
@@ -115,7 +64,7 @@ def test_a_day_is_planned_in_the_background_and_keeps_every_rule(world, fleet, r
 def test_a_bin_predicted_to_fill_is_an_optional_stop_and_becomes_a_request_when_published(
     world, fleet, requests_
 ):
-    device = BinFactory(site=_site(world, 9), collector=world.collector)
+    device = BinFactory(site=plan_site(world, 9), collector=world.collector)
     BinState.objects.create(
         device=device,
         fill_pct=Decimal("70"),
@@ -212,7 +161,7 @@ def test_an_urgent_request_joins_the_published_day_without_moving_other_routes(w
     plan.refresh_from_db()
     before = plan_from_json(plan.result)
     urgent = PickupRequestFactory(
-        bin=BinFactory(site=_site(world, 7), collector=world.collector, waste_codes=ACID)
+        bin=BinFactory(site=plan_site(world, 7), collector=world.collector, waste_codes=ACID)
     )
     route_plan_insert_urgent(actor=world.dispatcher, plan_id=plan.pk, request_id=urgent.pk)
     plan.refresh_from_db()

@@ -8,6 +8,7 @@ import pytest
 
 # The whole loop and the rival collector's fleet, shared with the API tests.
 from api.conftest import loop, received_manifest, rival_fleet  # noqa: F401
+from dispatch.conftest import fleet, requests_  # noqa: F401
 
 from greenisle.accounts.models import User
 from web.helpers import Browser

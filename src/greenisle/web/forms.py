@@ -1,3 +1,4 @@
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -156,3 +157,23 @@ class BinImportForm(forms.Form):
     dry_run = forms.BooleanField(
         label=_("Dry run: check every row, write nothing"), required=False, initial=True
     )
+
+
+class PlanRequestForm(forms.Form):
+    service_date = forms.DateField(
+        label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    seconds = forms.IntegerField(label=_("Search time (s)"), min_value=1, max_value=600)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from django.conf import settings
+
+        self.fields["service_date"].initial = timezone.localdate() + dt.timedelta(days=1)
+        self.fields["seconds"].initial = settings.GREENISLE["PLANNING_SECONDS"]
+
+
+class MoveStopForm(forms.Form):
+    stop = forms.CharField(label=_("Stop"), max_length=80)
+    vehicle = forms.CharField(label=_("Route"), max_length=80)
+    position = forms.IntegerField(label=_("Position"), min_value=1, max_value=10000)

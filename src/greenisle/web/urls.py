@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from greenisle.web import views, views_bins
+from greenisle.web import views, views_bins, views_plans
 
 app_name = "web"
 urlpatterns = [
@@ -12,6 +12,13 @@ urlpatterns = [
     path("producer/", views.producer_home, name="producer"),
     path("command-centre/", views.command_centre, name="command_centre"),
     path("command-centre/assign/", views.assign, name="assign"),
+    path("plans/", views_plans.plans, name="plans"),
+    path("plans/<uuid:plan_id>/", views_plans.plan_detail, name="plan"),
+    path("plans/<uuid:plan_id>.geojson", views_plans.plan_geojson, name="plan_geojson"),
+    path("plans/<uuid:plan_id>/move/", views_plans.plan_move, name="plan_move"),
+    path("plans/<uuid:plan_id>/reoptimise/", views_plans.plan_reoptimise, name="plan_reoptimise"),
+    path("plans/<uuid:plan_id>/publish/", views_plans.plan_publish, name="plan_publish"),
+    path("plans/<uuid:plan_id>/urgent/", views_plans.plan_urgent, name="plan_urgent"),
     path("driver/", views.driver_home, name="driver"),
     path("driver/requests/<uuid:request_id>/containers/", views.add_container, name="add_container"),
     path("regulator/", views.regulator_home, name="regulator"),
