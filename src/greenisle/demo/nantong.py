@@ -198,6 +198,14 @@ INDUSTRY_BY_KEY = {i.key: i for i in INDUSTRIES}
 
 DEMO_WASTE_CODES: tuple[str, ...] = tuple(sorted({c for i in INDUSTRIES for c in i.waste_codes}))
 
+# Categories that may share a truck (固废法 Art. 81; GB 18597-2023 keeps incompatible wastes apart):
+# each collector's groups, by hazard category. A bin holding two groups travels on a truck alone.
+COMPATIBLE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("油类、乳化液及沾染物", ("HW08", "HW09", "HW49")),
+    ("涂料、油墨及有机溶剂", ("HW06", "HW12", "HW13")),
+    ("酸碱及无机废物", ("HW17", "HW21", "HW22", "HW31", "HW34", "HW35")),
+)
+
 # Two-character shop names (字号) are a head and a tail: 宏达, 鑫源, 永盛 …
 BRAND_HEADS = "宏鑫永华金恒顺瑞通江兴万利天嘉立博众协盛广德泰安富新海东明佳"
 BRAND_TAILS = "达源盛通桥丰发祥海隆福民成禾信远诚力昌泰和辉宇鼎峰润晟立凯越"

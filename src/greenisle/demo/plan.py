@@ -23,7 +23,7 @@ from greenisle.demo import nantong
 from greenisle.demo.credentials import hj212_mn_for, mqtt_username_for
 from greenisle.demo.nantong import DivisionInfo, Industry
 from greenisle.devices.models import Bin, Transport
-from greenisle.dispatch.models import Vehicle
+from greenisle.dispatch.models import Depot, Driver, Vehicle, WasteClassGroup
 from greenisle.organizations.choices import LicenceType, OrganizationKind
 from greenisle.organizations.identifiers import uscc_with_check_digit, validate_uscc
 from greenisle.organizations.models import Licence, Organization, ServiceContract, Site
@@ -79,6 +79,10 @@ class Plan:
     sites: list[Site] = field(default_factory=list)
     licences: list[tuple[Licence, Sequence[str]]] = field(default_factory=list)
     vehicles: list[Vehicle] = field(default_factory=list)
+    depots: list[Depot] = field(default_factory=list)
+    class_groups: list[tuple[WasteClassGroup, Sequence[str]]] = field(default_factory=list)  # categories
+    vehicle_groups: list[tuple[Vehicle, WasteClassGroup]] = field(default_factory=list)
+    drivers: list[tuple[str, Driver]] = field(default_factory=list)  # username, profile
     contracts: list[ServiceContract] = field(default_factory=list)
     bins: list[tuple[Bin, Sequence[str]]] = field(default_factory=list)
     users: list[User] = field(default_factory=list)
@@ -93,6 +97,10 @@ class Builder:
         self.seed = seed
         self.rng = random.Random(seed)
         self.new_id = Ids(random.Random(seed + 1))
+        # The fleet's depots, groups and drivers draw from generators of their own, so that adding
+        # them left every other row of a seed as it was.
+        self.fleet_rng = random.Random(seed + 2)
+        self.fleet_id = Ids(random.Random(seed + 3))
         self.today = today
         self.producer_count = producers
         self.plan = Plan()
@@ -203,7 +211,23 @@ class Builder:
                 kind=OrganizationKind.COLLECTOR, name=name, division=division, industry="危险废物收集"
             )
             # The first site of a collector is its receiving warehouse (manifests.services._receiver_site).
-            self.site(org, "危险废物集中收集贮存仓库", division)
+            warehouse = self.site(org, "危险废物集中收集贮存仓库", division)
+            depot = Depot(
+                id=self.fleet_id(),
+                collector=org,
+                name=warehouse.name,
+                address=warehouse.address,
+                latitude=warehouse.latitude,
+                longitude=warehouse.longitude,
+            )
+            self.plan.depots.append(depot)
+            groups = [
+                WasteClassGroup(collector=org, name=name) for name, _categories in nantong.COMPATIBLE_GROUPS
+            ]
+            self.plan.class_groups += [
+                (group, categories)
+                for group, (_name, categories) in zip(groups, nantong.COMPATIBLE_GROUPS, strict=True)
+            ]
             valid_from = self.today - dt.timedelta(days=self.rng.randint(100, 900))
             licence = Licence(
                 organization=org,
@@ -215,17 +239,22 @@ class Builder:
             )
             self.plan.licences.append((licence, nantong.DEMO_WASTE_CODES))
             vehicles = self.rng.randint(2, 4)
+            fleet: list[Vehicle] = []
             for number in range(vehicles):
-                self.plan.vehicles.append(
-                    Vehicle(
-                        id=self.new_id(),
-                        collector=org,
-                        plate=self.plate(),
-                        capacity_kg=Decimal(self.rng.choice((1495, 1990, 2990, 4495))),
-                        dg_permit_number=f"苏交运管营字{code}{index:02d}{number + 1:04d}号",
-                        dg_permit_valid_to=self.today + dt.timedelta(days=self.rng.randint(180, 900)),
-                    )
+                vehicle = Vehicle(
+                    id=self.new_id(),
+                    collector=org,
+                    plate=self.plate(),
+                    capacity_kg=Decimal(self.rng.choice((1495, 1990, 2990, 4495))),
+                    dg_permit_number=f"苏交运管营字{code}{index:02d}{number + 1:04d}号",
+                    dg_permit_valid_to=self.today + dt.timedelta(days=self.rng.randint(180, 900)),
+                    depot=depot,
                 )
+                self.plan.vehicles.append(vehicle)
+                fleet.append(vehicle)
+                # The first truck carries any one group; the others are licensed for one group each.
+                if number > 0:
+                    self.plan.vehicle_groups.append((vehicle, groups[(number - 1) % len(groups)]))
             slug = f"c{index:02d}"
             demo = index == 1
             self.member(self.user(f"{slug}-admin"), org, Role.ADMIN)
@@ -233,6 +262,21 @@ class Builder:
             for number in range(1, vehicles + 1):
                 username = "driver" if demo and number == 1 else f"{slug}-driver{number}"
                 self.member(self.user(username), org, Role.DRIVER)
+                self.plan.drivers.append(
+                    (
+                        username,
+                        Driver(
+                            id=self.fleet_id(),
+                            collector=org,
+                            name=username,
+                            licence_number=f"3206{self.fleet_rng.randint(10**13, 10**14 - 1)}",
+                            qualification_number=f"320600{self.fleet_rng.randint(10**7, 10**8 - 1)}",
+                            qualification_valid_to=self.today
+                            + dt.timedelta(days=self.fleet_rng.randint(200, 1500)),
+                            usual_vehicle=fleet[number - 1],
+                        ),
+                    )
+                )
             self.member(self.user("receiver" if demo else f"{slug}-receiver"), org, Role.RECEIVER)
             self.collectors.append(org)
 

@@ -23,10 +23,10 @@ from django.utils import timezone
 
 from greenisle.accounts.models import Membership, User
 from greenisle.audit.services import event_record
-from greenisle.catalog.models import WasteCode
+from greenisle.catalog.models import HazardCategory, WasteCode
 from greenisle.demo.plan import Plan
 from greenisle.devices.models import Bin
-from greenisle.dispatch.models import Vehicle
+from greenisle.dispatch.models import Depot, Driver, Vehicle, WasteClassGroup
 from greenisle.organizations.choices import OrganizationKind
 from greenisle.organizations.models import Licence, Organization, ServiceContract, Site
 from greenisle.telemetry.services import reading_ingest, reading_validate
@@ -75,7 +75,10 @@ class Writer:
         self.step(0.01, "单位 organisations", plan.organizations, lambda rows: self.bulk(Organization, rows))
         self.step(0.01, "场所 sites", plan.sites, lambda rows: self.bulk(Site, rows))
         self.step(0.005, "许可证 licences", plan.licences, self.licences(codes))
+        self.step(0.002, "仓库 depots", plan.depots, lambda rows: self.bulk(Depot, rows))
+        self.step(0.002, "相容组 compatible groups", plan.class_groups, self.class_groups)
         self.step(0.005, "车辆 vehicles", plan.vehicles, lambda rows: self.bulk(Vehicle, rows))
+        self.step(0.002, "车辆分组 vehicle groups", plan.vehicle_groups, self.vehicle_groups)
         self.step(0.01, "服务合同 contracts", plan.contracts, lambda rows: self.bulk(ServiceContract, rows))
         self.step(0.01, "云仓 smart bins", plan.bins, self.bins(codes))
         users: dict[str, User] = {}
@@ -102,7 +105,15 @@ class Writer:
                 )
             ),
         )
-        self.step(0.18, "审计链 audit chain", self.audit_items(memberships), self.audit)
+        self.step(
+            0.002,
+            "司机 drivers",
+            plan.drivers,
+            lambda rows: self.bulk(
+                Driver, [_with_user(driver, users[username]) for username, driver in rows]
+            ),
+        )
+        self.step(0.172, "审计链 audit chain", self.audit_items(memberships), self.audit)
         readings = self.reading_plan()
         self.step(0.69, "读数 readings (ingest)", readings, self.ingest)
         return {
@@ -120,6 +131,25 @@ class Writer:
             "memberships": len(memberships),
             "readings": len(readings),
         }
+
+    def class_groups(self, rows: Sequence[tuple[WasteClassGroup, Sequence[str]]]) -> None:
+        categories = {c.code: c.pk for c in HazardCategory.objects.filter(edition__is_current=True)}
+        created = WasteClassGroup.objects.bulk_create([group for group, _ in rows])
+        through = WasteClassGroup.categories.through
+        through.objects.bulk_create(
+            [
+                through(wasteclassgroup_id=group.pk, hazardcategory_id=categories[code])
+                for group, (_, codes) in zip(created, rows, strict=True)
+                for code in codes
+                if code in categories
+            ]
+        )
+
+    def vehicle_groups(self, rows: Sequence[tuple[Vehicle, WasteClassGroup]]) -> None:
+        through = Vehicle.class_groups.through
+        through.objects.bulk_create(
+            [through(vehicle_id=vehicle.pk, wasteclassgroup_id=group.pk) for vehicle, group in rows]
+        )
 
     def licences(
         self, codes: dict[str, WasteCode]
@@ -250,6 +280,12 @@ class Writer:
                 sequence=sequence,
             )
             reading_ingest(device=device, reading=reading, transport=device.transport)
+
+
+def _with_user(driver: Driver, user: User) -> Driver:
+    driver.user = user
+    driver.name = user.display_name or user.username
+    return driver
 
 
 def _event(action: str, obj: models.Model, subject: Organization, **payload: Any) -> dict[str, Any]:
