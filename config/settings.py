@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "greenisle.devices",
     "greenisle.telemetry",
     "greenisle.dispatch",
+    "greenisle.tracking",
     "django_tasks",
     "django_tasks_db",
     "greenisle.manifests",
@@ -204,6 +205,11 @@ GREENISLE = {
     "MQTT_SHARE_GROUP": os.environ.get("GREENISLE_MQTT_SHARE_GROUP", "greenisle"),
     "HJ212_HOST": os.environ.get("GREENISLE_HJ212_HOST", "127.0.0.1"),
     "HJ212_PORT": int(os.environ.get("GREENISLE_HJ212_PORT", "9212")),
+    # Trucks' JT/T 808 terminals. Auto-registration creates a terminal for an unknown phone number
+    # whose reported plate is one of the platform's vehicles.
+    "JT808_HOST": os.environ.get("GREENISLE_JT808_HOST", "127.0.0.1"),
+    "JT808_PORT": int(os.environ.get("GREENISLE_JT808_PORT", "7808")),
+    "JT808_AUTO_REGISTER": os.environ.get("GREENISLE_JT808_AUTO_REGISTER", "") in ("1", "true", "yes"),
     # The private bin-metric convention for HJ 212 (protocols.md §1.8): factor codes per metric.
     "HJ212_METRICS": {
         "fill": "i43001",

@@ -76,6 +76,7 @@ __all__ = [
     "decode",
     "encode",
     "encode_authenticate_body",
+    "encode_location_batch_body",
     "encode_location_body",
     "encode_register_body",
     "escape",
@@ -1237,3 +1238,16 @@ def encode_authenticate_body(
         + _fixed(imei, 15, "IMEI")
         + _fixed(software_version or "", 20, "software version")
     )
+
+
+def encode_location_batch_body(items: Iterable[bytes], *, kind: int = 0) -> bytes:
+    """A 0x0704 body: count WORD, type BYTE (0 normal, 1 blind-area back-fill 盲区补报), then each item as
+    length WORD + a 0x0200 body (as :func:`encode_location_body` builds it)."""
+    records = list(items)
+    parts = [_word(len(records), "item count"), _byte(kind, "batch type")]
+    for record in records:
+        parts.append(_word(len(record), "item length") + record)
+    body = b"".join(parts)
+    if len(body) > MAX_BODY_LEN:
+        raise ValueError(f"batch body longer than {MAX_BODY_LEN} bytes; send fewer items per batch")
+    return body
