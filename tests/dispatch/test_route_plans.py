@@ -202,3 +202,14 @@ def test_bad_input_names_the_field(world, fleet):
     with pytest.raises(ServiceError) as refused:
         route_plan_request(actor=world.dispatcher, service_date=timezone.localdate() - dt.timedelta(days=1))
     assert refused.value.field == "service_date"
+
+
+def test_a_plan_for_today_starts_from_now(world, fleet, requests_):
+    from greenisle.dispatch.planning import LOCAL, day_problem
+
+    today = timezone.localdate()
+    afternoon = dt.datetime.combine(today, dt.time(15, 0), tzinfo=LOCAL)
+    problem = day_problem(collector=world.collector, day=today, now=afternoon).problem
+    assert {v.shift_start_s for v in problem.vehicles} == {15 * 3600}
+    tomorrow = day_problem(collector=world.collector, day=today + dt.timedelta(days=1), now=afternoon).problem
+    assert {v.shift_start_s for v in tomorrow.vehicles} == {7 * 3600 + 30 * 60}

@@ -107,3 +107,26 @@ def test_a_bad_plan_form_names_the_field(world, fleet, dispatcher_browser):
     response = dispatcher_browser.submit("/plans/", {"service_date": "tomorrow", "seconds": "1"}, follow=True)
     assert any("[service_date]" in m for m in messages_of(response))
     assert not RoutePlan.objects.exists()
+
+
+def test_the_driver_sees_the_route_in_order_on_a_map(
+    world, fleet, requests_, dispatcher_browser, browser_as, make_member
+):
+    plan = _planned(world, dispatcher_browser)
+    dispatcher_browser.submit(
+        f"/plans/{plan.pk}/publish/", {f"driver-{fleet['acid_truck'].pk}": str(world.driver.pk)}
+    )
+    trip = Trip.objects.get(plan=plan, vehicle=world.vehicle)
+    driver = browser_as(world.driver)
+    text = page_text(driver.get(f"/driver/?day={trip.service_date.isoformat()}"))
+    assert f"/trips/{trip.pk}.geojson" in text and "route-map" in text
+    geo = driver.get(f"/trips/{trip.pk}.geojson").json()
+    stops = [f["properties"] for f in geo["features"] if f["properties"]["kind"] == "stop"]
+    expected = [s.request.producer.name for s in trip.stops.order_by("position")]
+    assert [s["position"] for s in stops] == list(range(1, len(expected) + 1))
+    assert [s["producer"] for s in stops] == expected
+    assert all(s["arrival"] for s in stops)
+    line = next(f for f in geo["features"] if f["properties"]["kind"] == "route")
+    assert line["geometry"]["coordinates"][0] == line["geometry"]["coordinates"][-1]  # back at the depot
+    other = make_member(world.collector, "driver", "driver2", "二号司机")
+    assert browser_as(other).get(f"/trips/{trip.pk}.geojson").status_code == 404

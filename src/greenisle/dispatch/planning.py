@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.utils import timezone as dj_timezone
 
 from greenisle.devices.models import Bin
 from greenisle.dispatch.choices import BLOCKING_STATUSES, RequestStatus
@@ -196,6 +197,12 @@ def day_problem(*, collector: Any, day: dt.date, now: dt.datetime | None = None)
         )
         for d in depots
     ]
+    # A plan for today starts from now: no truck leaves in the past.
+    now = now or dj_timezone.now()
+    earliest = 0
+    if day == now.astimezone(LOCAL).date():
+        local = now.astimezone(LOCAL)
+        earliest = local.hour * 3600 + local.minute * 60 + local.second
     all_groups = sorted({s.waste_class for s in stops})
     fleet = []
     for v in vehicles:
@@ -210,7 +217,7 @@ def day_problem(*, collector: Any, day: dt.date, now: dt.datetime | None = None)
                 capacity_kg=int(v.capacity_kg),
                 start_depot=str(v.depot_id),
                 end_depot=str(v.depot_id),
-                shift_start_s=_seconds(v.shift_start),
+                shift_start_s=max(_seconds(v.shift_start), earliest),
                 shift_end_s=_seconds(v.shift_end),
                 unit_distance_cost=int(v.cost_per_km * COST_UNITS_PER_YUAN / 1000),
                 unit_duration_cost=int(v.cost_per_hour * COST_UNITS_PER_YUAN / 3600),

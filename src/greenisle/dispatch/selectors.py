@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from greenisle.accounts.choices import Role
@@ -36,7 +37,7 @@ def driver_list_for(organization: Any) -> QuerySet[User]:
 
 
 def trip_list_visible_to(user: Any) -> QuerySet[Trip]:
-    return Trip.objects.visible_to(user).select_related("vehicle", "driver", "collector")
+    return Trip.objects.visible_to(user).select_related("vehicle__depot", "driver", "collector", "plan")
 
 
 def trip_get_visible_to(user: Any, trip_id: Any) -> Trip | None:
@@ -203,6 +204,71 @@ def route_plan_geojson(plan: RoutePlan) -> dict[str, Any]:
                     "producer": row.get("producer", ""),
                     "reason": str(row["reason"]),
                 },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
+
+
+def trip_geojson(trip: Trip) -> dict[str, Any]:
+    """A trip for the driver's map: its depot, its stops in order with their planned times, and the
+    line between them (with the unloads of its published plan, when it has one)."""
+    depot = trip.vehicle.depot
+    features: list[dict[str, Any]] = []
+    line: list[list[float]] = []
+    if depot is not None:
+        line.append([float(depot.longitude), float(depot.latitude)])
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": line[0]},
+                "properties": {"kind": "depot", "name": depot.name},
+            }
+        )
+    unloads_after: dict[int, list[list[float]]] = {}
+    if trip.plan is not None and trip.plan.result:
+        depots = trip.plan.problem.get("depot_meta", {})
+        route = next(
+            (r for r in trip.plan.result["routes"] if r["vehicle"].split("#", 1)[0] == str(trip.vehicle_id)),
+            None,
+        )
+        count = 0
+        for visit in (route or {"visits": []})["visits"][1:-1]:
+            if visit["stop"] is not None:
+                count += 1
+            elif visit["depot"] in depots:
+                d = depots[visit["depot"]]
+                unloads_after.setdefault(count, []).append([d["lon"], d["lat"]])
+    stops = list(trip.stops.select_related("request__site", "request__producer").order_by("position"))
+    for n, stop in enumerate(stops, start=1):
+        site = stop.request.site
+        point = [float(site.longitude), float(site.latitude)]
+        line.append(point)
+        line.extend(unloads_after.get(n, []))
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": point},
+                "properties": {
+                    "kind": "stop",
+                    "position": n,
+                    "producer": stop.request.producer.name,
+                    "site": site.name,
+                    "arrival": timezone.localtime(stop.planned_arrival_at).strftime("%H:%M")
+                    if stop.planned_arrival_at
+                    else "",
+                    "colour": ROUTE_COLOURS[0],
+                    "plate": trip.vehicle.plate,
+                },
+            }
+        )
+    if depot is not None and stops:
+        line.append(line[0])
+    if len(line) > 1:
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "LineString", "coordinates": line},
+                "properties": {"kind": "route", "plate": trip.vehicle.plate, "colour": ROUTE_COLOURS[0]},
             }
         )
     return {"type": "FeatureCollection", "features": features}

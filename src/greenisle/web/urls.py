@@ -37,6 +37,7 @@ urlpatterns = [
     path("requests/", views.requests_list, name="requests"),
     path("requests/<uuid:request_id>/", views.request_detail, name="request"),
     path("trips/<uuid:trip_id>/", views.trip_detail, name="trip"),
+    path("trips/<uuid:trip_id>.geojson", views_plans.trip_geojson_view, name="trip_geojson"),
     path("manifests/", views.manifests_list, name="manifests"),
     path("manifests/<uuid:manifest_id>/", views.manifest_detail, name="manifest"),
     path("manifests/<uuid:manifest_id>/sign/", views.sign, name="sign"),

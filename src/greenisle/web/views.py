@@ -1,5 +1,6 @@
 """Pages. Each view reads through selectors (which apply .visible_to) and writes through one service."""
 
+import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -246,12 +247,17 @@ def _driver_stops(user: Any, day: Any) -> list[dict[str, Any]]:
 
 @role_required("collector", {Role.ADMIN, Role.DISPATCHER, Role.DRIVER})
 def driver_home(request: HttpRequest) -> HttpResponse:
-    day = timezone.localdate()
+    # Today by default; ?day=YYYY-MM-DD shows another day's route (tomorrow's, once published).
+    try:
+        day = dt.date.fromisoformat(request.GET.get("day", ""))
+    except ValueError:
+        day = timezone.localdate()
     return render(
         request,
         "web/driver.html",
         {
             "day": day,
+            "trips": list(trips_for_driver(request.user, day)),
             "groups": _driver_stops(request.user, day),
             "code_form": SignatureCodeForm(),
         },

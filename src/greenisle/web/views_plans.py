@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from greenisle.accounts.choices import Role
 from greenisle.accounts.permissions import DISPATCH_ROLES
 from greenisle.dispatch.choices import PlanStatus, RequestStatus
 from greenisle.dispatch.route_plans import (
@@ -26,6 +27,8 @@ from greenisle.dispatch.selectors import (
     route_plan_get_visible_to,
     route_plan_list_visible_to,
     route_plan_view,
+    trip_geojson,
+    trip_list_visible_to,
 )
 from greenisle.web.forms import MoveStopForm, PlanRequestForm
 from greenisle.web.views import _service_call, role_required
@@ -175,3 +178,16 @@ def plan_urgent(request: HttpRequest, plan_id: Any) -> HttpResponse:
             _("Urgent request inserted."),
         )
     return redirect("web:plan", plan_id=plan.pk)
+
+
+@role_required("collector", {*DISPATCH_ROLES, Role.DRIVER})
+def trip_geojson_view(request: HttpRequest, trip_id: Any) -> JsonResponse:
+    """A trip's map data: for its driver (their own trips only) and the collector's dispatchers."""
+    user: Any = request.user
+    trips = trip_list_visible_to(user)
+    if user.current_membership.role == Role.DRIVER:
+        trips = trips.filter(driver=user)
+    trip = trips.filter(pk=trip_id).first()
+    if trip is None:
+        raise Http404
+    return JsonResponse(trip_geojson(trip))

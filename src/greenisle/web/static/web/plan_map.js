@@ -1,8 +1,11 @@
 // A route plan on a Leaflet map: one coloured line per truck, numbered stops, unplanned stops in grey.
 // Tiles need the internet; without them the routes still show on a blank background.
+// Every element with id "plan-map" or class "route-map" gets a map of its data-src.
 document.addEventListener("DOMContentLoaded", function () {
-  var el = document.getElementById("plan-map");
-  if (!el || typeof L === "undefined") return;
+  if (typeof L === "undefined") return;
+  document.querySelectorAll("#plan-map, .route-map").forEach(draw);
+});
+function draw(el) {
   var map = L.map(el).setView([32.05, 120.95], 10);
   L.tileLayer("https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png", { maxZoom: 18, attribution: "© OpenStreetMap" }).addTo(map);
   function esc(s) { return String(s == null ? "" : s).replace(/[&<>"]/g, function (c) { return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]; }); }
@@ -25,4 +28,4 @@ document.addEventListener("DOMContentLoaded", function () {
     }).addTo(map);
     if (data.features.length) map.fitBounds(layer.getBounds(), { maxZoom: 13 });
   });
-});
+}
