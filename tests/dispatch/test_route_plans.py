@@ -7,11 +7,11 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from dispatch.conftest import ACID, plan_site
 from django.core.management import call_command
 from django.utils import timezone
 from factories import BinFactory, PickupRequestFactory
 
+from dispatch.conftest import ACID, plan_site
 from greenisle.audit.models import Event
 from greenisle.core.errors import Conflict, PermissionDenied, ServiceError
 from greenisle.dispatch.choices import PlanStatus, RequestOrigin, RequestStatus
