@@ -27,6 +27,7 @@ from greenisle.dispatch.optimization.solver import (
 )
 
 HOUR = 3600
+CODES = ["900-214-08", "900-249-08", "900-252-12", "900-041-49"]
 
 
 def random_problem(seed: int, *, stops: int = 18, vehicles: int = 4, classes: int = 3) -> Problem:
@@ -52,6 +53,8 @@ def random_problem(seed: int, *, stops: int = 18, vehicles: int = 4, classes: in
                 required=rng.random() < 0.75,
                 prize=rng.randint(0, 20000),
                 waste_class=rng.choice(groups),
+                codes=frozenset(rng.sample(CODES, rng.randint(1, 2))),
+                categories=frozenset(rng.sample(["HW08", "HW12", "HW49"], rng.randint(1, 2))),
             )
         )
     fleet = []
@@ -74,6 +77,8 @@ def random_problem(seed: int, *, stops: int = 18, vehicles: int = 4, classes: in
                 waste_classes=licensed,
                 reload_depots=tuple(rng.sample(["D0", "D1"], rng.randint(0, 2))),
                 max_reloads=rng.choice([None, 1, 2]),
+                licensed_codes=frozenset(rng.sample(CODES, 3)) if rng.random() < 0.3 else frozenset(),
+                category_limits=(("HW08", rng.choice([500, 900])),) if rng.random() < 0.3 else (),
             )
         )
     points = [(d.x, d.y) for d in depots] + [(s.x, s.y) for s in stop_list]
@@ -225,3 +230,27 @@ def test_haversine_matrices_are_symmetric_road_estimates() -> None:
     assert m.duration[0][1] == round(m.distance[0][1] / 10)
     with pytest.raises(ValueError, match="circuity"):
         haversine_matrices([(0, 0)], circuity=0.5)
+
+
+def test_a_truck_never_takes_codes_its_permit_lacks_nor_more_of_a_category_than_its_limit() -> None:
+    depots = [Depot("D0")]
+    stops = [
+        Stop("oil1", 400, codes=frozenset({"900-214-08"}), categories=frozenset({"HW08"})),
+        Stop("oil2", 400, codes=frozenset({"900-214-08"}), categories=frozenset({"HW08"})),
+        Stop("paint", 100, codes=frozenset({"900-252-12"}), categories=frozenset({"HW12"})),
+    ]
+    distance = [[0 if i == j else 10 for j in range(4)] for i in range(4)]
+    narrow = Vehicle(
+        "narrow", 5000, "D0", licensed_codes=frozenset({"900-214-08"}), category_limits=(("HW08", 500),)
+    )
+    wide = Vehicle("wide", 5000, "D0")
+    problem = Problem(depots, stops, [narrow, wide], distance, distance)
+    plan = plan_solve(problem, seconds=0.2)
+    assert_sound(problem, plan)
+    narrow_route = plan.route_of("narrow")
+    assert narrow_route is None or "paint" not in narrow_route.stop_ids()
+    assert narrow_route is None or len(narrow_route.stop_ids()) <= 1  # 500 kg of HW08 at most
+    alone = plan_solve(Problem(depots, stops, [narrow], distance, distance), seconds=0.2)
+    reasons = {u.stop: u.reason for u in alone.unplanned}
+    assert reasons["paint"] == REASON_NO_LICENSED_VEHICLE
+    assert "fleet" in reasons.values()  # one of the oils does not fit under the HW08 limit

@@ -83,7 +83,7 @@ def day_problem(*, collector: Any, day: dt.date, now: dt.datetime | None = None)
         VehicleRow.objects.filter(
             collector=collector, active=True, depot__isnull=False, dg_permit_valid_to__gte=day
         )
-        .prefetch_related("class_groups")
+        .prefetch_related("class_groups", "licensed_codes")
         .order_by("plate")
     )
     groups = category_groups(collector)
@@ -98,8 +98,17 @@ def day_problem(*, collector: Any, day: dt.date, now: dt.datetime | None = None)
     points: list[tuple[float, float]] = [(float(d.latitude), float(d.longitude)) for d in depots]
 
     def add(
-        stop_id: str, site: Any, load: int, meta: dict[str, Any], *, required: bool, prize: int, group: str
+        stop_id: str,
+        site: Any,
+        load: int,
+        meta: dict[str, Any],
+        *,
+        required: bool,
+        prize: int,
+        categories: list[str],
+        groups: dict[str, str],
     ) -> None:
+        group = bin_group(categories, groups) if categories else UNCLASSIFIED
         stops.append(
             Stop(
                 id=stop_id,
@@ -112,6 +121,8 @@ def day_problem(*, collector: Any, day: dt.date, now: dt.datetime | None = None)
                 required=required,
                 prize=prize,
                 waste_class=group,
+                codes=frozenset(meta.get("codes", ())),
+                categories=frozenset(categories),
             )
         )
         points.append((float(site.latitude), float(site.longitude)))
@@ -147,7 +158,8 @@ def day_problem(*, collector: Any, day: dt.date, now: dt.datetime | None = None)
             },
             required=True,
             prize=0,
-            group=bin_group(cats, groups) if cats else UNCLASSIFIED,
+            categories=cats,
+            groups=groups,
         )
     # Bins predicted to reach their threshold before tomorrow's plan and not already asked for.
     horizon = day_origin(day + dt.timedelta(days=1)) + dt.timedelta(hours=7)
@@ -184,7 +196,8 @@ def day_problem(*, collector: Any, day: dt.date, now: dt.datetime | None = None)
             },
             required=False,
             prize=prize,
-            group=bin_group(cats, groups) if cats else UNCLASSIFIED,
+            categories=cats,
+            groups=groups,
         )
     depot_rows = [
         Depot(
@@ -223,6 +236,10 @@ def day_problem(*, collector: Any, day: dt.date, now: dt.datetime | None = None)
                 unit_duration_cost=int(v.cost_per_hour * COST_UNITS_PER_YUAN / 3600),
                 waste_classes=carried,
                 reload_depots=tuple(str(d.pk) for d in depots),
+                licensed_codes=frozenset(c.code for c in v.licensed_codes.all()),
+                category_limits=tuple(
+                    sorted((str(k), int(kg)) for k, kg in (v.category_limits_kg or {}).items())
+                ),
             )
         )
     matrices = matrices_for(points)
@@ -248,17 +265,23 @@ def day_problem(*, collector: Any, day: dt.date, now: dt.datetime | None = None)
 # --- JSON --------------------------------------------------------------------------------------------
 
 
+def stop_to_json(stop: Stop) -> dict[str, Any]:
+    return {**dataclasses.asdict(stop), "codes": sorted(stop.codes), "categories": sorted(stop.categories)}
+
+
 def problem_to_json(day: DayProblem) -> dict[str, Any]:
     """The problem without its matrices (they are recomputed from the coordinates)."""
     p = day.problem
     return {
         "depots": [dataclasses.asdict(d) for d in p.depots],
-        "stops": [dataclasses.asdict(s) for s in p.stops],
+        "stops": [stop_to_json(s) for s in p.stops],
         "vehicles": [
             {
                 **dataclasses.asdict(v),
                 "waste_classes": sorted(v.waste_classes),
                 "reload_depots": list(v.reload_depots),
+                "licensed_codes": sorted(v.licensed_codes),
+                "category_limits": [list(x) for x in v.category_limits],
             }
             for v in p.vehicles
         ],
@@ -270,13 +293,20 @@ def problem_to_json(day: DayProblem) -> dict[str, Any]:
 
 def problem_from_json(data: dict[str, Any]) -> DayProblem:
     depots = [Depot(**d) for d in data["depots"]]
-    stops = [Stop(**s) for s in data["stops"]]
+    stops = [
+        Stop(
+            **{**s, "codes": frozenset(s.get("codes", ())), "categories": frozenset(s.get("categories", ()))}
+        )
+        for s in data["stops"]
+    ]
     vehicles = [
         Vehicle(
             **{
                 **v,
                 "waste_classes": frozenset(v["waste_classes"]),
                 "reload_depots": tuple(v["reload_depots"]),
+                "licensed_codes": frozenset(v.get("licensed_codes", ())),
+                "category_limits": tuple((c, kg) for c, kg in v.get("category_limits", ())),
             }
         )
         for v in data["vehicles"]

@@ -9,7 +9,6 @@ refuses a change that breaks a rule and names it.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import threading
 import time
@@ -32,6 +31,7 @@ from greenisle.dispatch.optimization.model import Plan, Problem, Stop
 from greenisle.dispatch.optimization.schedule import PlanEditError
 from greenisle.dispatch.optimization.solver import plan_solve
 from greenisle.dispatch.planning import (
+    UNCLASSIFIED,
     DayProblem,
     bin_group,
     category_groups,
@@ -41,6 +41,7 @@ from greenisle.dispatch.planning import (
     plan_to_json,
     problem_from_json,
     problem_to_json,
+    stop_to_json,
 )
 from greenisle.dispatch.transitions import PLAN_TRANSITIONS, REQUEST_TRANSITIONS
 
@@ -476,9 +477,13 @@ def route_plan_insert_urgent(*, actor: Any, plan_id: Any, request_id: Any) -> Ro
         service_s=site.service_minutes * 60,
         open_s=site.opens_at.hour * 3600 + site.opens_at.minute * 60,
         close_s=site.closes_at.hour * 3600 + site.closes_at.minute * 60,
-        waste_class=bin_group(cats, category_groups(collector)) if cats else "未分组 / unclassified",
+        waste_class=bin_group(cats, category_groups(collector)) if cats else UNCLASSIFIED,
+        codes=frozenset(c.code for c in request.bin.waste_codes.all())
+        if request.bin is not None
+        else frozenset(),
+        categories=frozenset(cats),
     )
-    data["stops"] = [*data["stops"], dataclasses.asdict(stop)]
+    data["stops"] = [*data["stops"], stop_to_json(stop)]
     data["stop_meta"] = {
         **data["stop_meta"],
         stop_id: {

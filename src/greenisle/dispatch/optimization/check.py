@@ -64,6 +64,7 @@ def _route_violations(
         return found
     classes = set()
     load = 0
+    by_category: dict[str, int] = {}
     reloads = 0
     distance = 0
     previous = None
@@ -78,6 +79,15 @@ def _route_violations(
             load += stop.load_kg
             if load > vehicle.capacity_kg:
                 found.append(f"route {name}: load {load} kg over capacity {vehicle.capacity_kg} kg")
+            if not vehicle.may_carry(stop):
+                found.append(f"route {name}: stop {stop.id} has codes its permit does not cover")
+            for category in stop.categories:
+                by_category[category] = by_category.get(category, 0) + stop.load_kg
+                if by_category[category] > vehicle.limit_of(category):
+                    found.append(
+                        f"route {name}: {by_category[category]} kg of {category} over its limit "
+                        f"{vehicle.limit_of(category)} kg"
+                    )
             if visit.start_s < stop.open_s or visit.start_s > stop.close_s:
                 found.append(
                     f"route {name}: stop {stop.id} served at {visit.start_s}, window "
@@ -98,6 +108,7 @@ def _route_violations(
                 found.append(f"route {name}: a trip leaves before its stops are released")
             if k > 0:
                 load = 0
+                by_category = {}
                 trip_departure = visit.end_s
                 trip_release = 0
             if visit.start_s < depot.open_s or visit.start_s > depot.close_s:

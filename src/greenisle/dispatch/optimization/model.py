@@ -50,6 +50,9 @@ class Stop:
     required: bool = True
     prize: int = 0
     waste_class: str = ""
+    # What is collected: waste codes (NNN-NNN-NN) and their hazard categories (HW08 …).
+    codes: frozenset[str] = frozenset()
+    categories: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,16 @@ class Vehicle:
     waste_classes: frozenset[str] = frozenset()
     reload_depots: tuple[str, ...] = ()
     max_reloads: int | None = None
+    # Waste codes on the truck's permit (empty: any); the most it may carry per hazard category.
+    licensed_codes: frozenset[str] = frozenset()
+    category_limits: tuple[tuple[str, int], ...] = ()
+
+    def may_carry(self, stop: Stop) -> bool:
+        """Whether the permit covers every code collected at ``stop`` (its group aside)."""
+        return not self.licensed_codes or stop.codes <= self.licensed_codes
+
+    def limit_of(self, category: str) -> int:
+        return dict(self.category_limits).get(category, self.capacity_kg)
 
 
 @dataclass(frozen=True, slots=True)

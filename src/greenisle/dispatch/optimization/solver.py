@@ -106,11 +106,13 @@ def _precheck(problem: Problem, fleet: Sequence[tuple[Vehicle, str, int]]) -> di
     index = problem.stop_index()
     reasons: dict[str, str] = {}
     for stop in problem.stops:
-        candidates = [v for v, group, _n in fleet if group == stop.waste_class]
+        candidates = [v for v, group, _n in fleet if group == stop.waste_class and v.may_carry(stop)]
         if not candidates:
             reasons[stop.id] = REASON_NO_LICENSED_VEHICLE
             continue
-        if all(stop.load_kg > v.capacity_kg for v in candidates):
+        if all(
+            stop.load_kg > min([v.capacity_kg, *(v.limit_of(c) for c in stop.categories)]) for v in candidates
+        ):
             reasons[stop.id] = REASON_TOO_HEAVY
             continue
         i = index[stop.id]
@@ -153,8 +155,17 @@ class _Built:
         self.stops = list(stops)
         self.groups = groups_of(problem) or [""]
         self.fleet = list(fleet)
-        dims = len(self.groups)
         dim = {g: i for i, g in enumerate(self.groups)}
+        # Beyond one dimension per group: one per distinct permit (a stop whose codes the permit
+        # lacks loads one unit there, and trucks with that permit have no room for it) and one per
+        # limited hazard category (a stop with that category loads its whole weight there: a
+        # bound that never lets a truck exceed its limit).
+        permits = sorted({v.licensed_codes for v, _g, _n in fleet if v.licensed_codes}, key=sorted)
+        limited = sorted({c for v, _g, _n in fleet for c, _kg in v.category_limits})
+        permit_dim = {codes: len(dim) + i for i, codes in enumerate(permits)}
+        category_dim = {c: len(dim) + len(permits) + i for i, c in enumerate(limited)}
+        dims = len(dim) + len(permits) + len(limited)
+        roomy = max([v.capacity_kg for v, _g, _n in fleet] + [1]) * (len(stops) + 1)
         depots = problem.depot_index()
         index = problem.stop_index()
         keep = list(range(len(problem.depots))) + [index[s.id] for s in self.stops]
@@ -175,6 +186,12 @@ class _Built:
         for n, stop in enumerate(self.stops):
             load = [0] * dims
             load[dim[stop.waste_class]] = stop.load_kg
+            for codes, d in permit_dim.items():
+                if not stop.codes <= codes:
+                    load[d] = 1
+            for category, d in category_dim.items():
+                if category in stop.categories:
+                    load[d] = stop.load_kg
             required = stop.required and not soft
             prize = stop.prize if not stop.required else (big if soft else 0)
             clients.append(
@@ -196,6 +213,10 @@ class _Built:
         for vehicle, group, count in self.fleet:
             capacity = [0] * dims
             capacity[dim[group]] = vehicle.capacity_kg
+            for codes, d in permit_dim.items():
+                capacity[d] = 0 if vehicle.licensed_codes == codes else roomy
+            for category, d in category_dim.items():
+                capacity[d] = vehicle.limit_of(category)
             start = depots[vehicle.start_depot]
             end = depots[vehicle.end_depot or vehicle.start_depot]
             types.append(
