@@ -70,10 +70,16 @@ messages: install
 
 bench: install
 	@for b in bench/bench_*.py bench/ingest.py; do $(BIN)/python $$b; done
+	$(BIN)/python bench/routing.py
 
 # Ingest per transport on PostgreSQL and SQLite (needs PostgreSQL and Mosquitto on loopback).
 bench-ingest: install
 	$(BIN)/python bench/ingest.py
+
+# Route planner vs best-known solutions and OR-Tools (about 85 min in full; BENCH_ROUTING_ARGS="--set x --seconds 10" runs a part).
+.PHONY: bench-routing
+bench-routing: install
+	$(BIN)/python bench/routing.py $(BENCH_ROUTING_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .mypy_cache .ruff_cache

@@ -15,15 +15,19 @@ any route's cost, so the search serves all it can and reports the remainder as `
 
 from __future__ import annotations
 
+import concurrent.futures
+import multiprocessing
+import os
+import time
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pyvrp
 from pyvrp.exceptions import PenaltyBoundWarning
-from pyvrp.stop import MaxRuntime
 
 from greenisle.dispatch.optimization.model import (
     UNBOUNDED,
@@ -123,10 +127,13 @@ def _precheck(problem: Problem, fleet: Sequence[tuple[Vehicle, str, int]]) -> di
             depart = max(v.shift_start_s, problem.depots[start].open_s, stop.release_s)
             arrive = max(depart + problem.duration[start][i], stop.open_s)
             back = arrive + stop.service_s + problem.duration[i][end]
+            # The truck may leave later instead of waiting at the stop: only driving and service
+            # count against its longest route.
+            busy = problem.duration[start][i] + stop.service_s + problem.duration[i][end]
             if (
                 arrive <= stop.close_s
                 and back <= v.shift_end_s
-                and back - depart <= v.max_duration_s
+                and busy <= v.max_duration_s
                 and problem.distance[start][i] + problem.distance[i][end] <= v.max_distance
             ):
                 reachable = True
@@ -153,7 +160,7 @@ class _Built:
     ) -> None:
         self.problem = problem
         self.stops = list(stops)
-        self.groups = groups_of(problem) or [""]
+        self.groups = sorted({s.waste_class for s in self.stops} | {g for _v, g, _n in fleet}) or [""]
         self.fleet = list(fleet)
         dim = {g: i for i, g in enumerate(self.groups)}
         # Beyond one dimension per group: one per distinct permit (a stop whose codes the permit
@@ -312,11 +319,84 @@ class _Built:
         )
 
 
-def _search(data: pyvrp.ProblemData, seconds: float, seed: int) -> pyvrp.Result:
+class _Budget:
+    """Stops a search at its time limit, or at half of it when no feasible solution has turned up
+    (the fleet cannot serve every required stop: the rest of the time goes to the soft search)."""
+
+    def __init__(self, seconds: float, give_up: float | None) -> None:
+        self.seconds = seconds
+        self.give_up = give_up
+        self.start: float | None = None
+
+    def __call__(self, best_cost: int) -> bool:
+        now = time.perf_counter()
+        if self.start is None:
+            self.start = now
+        elapsed = now - self.start
+        if self.give_up is not None and elapsed > self.give_up and best_cost >= _MAX // 2:
+            return True
+        return elapsed > self.seconds
+
+
+def _search(data: pyvrp.ProblemData, stop: _Budget, seed: int) -> pyvrp.Result:
     with warnings.catch_warnings():
         # Expected when the fleet cannot serve every required stop: the soft search follows.
         warnings.simplefilter("ignore", PenaltyBoundWarning)
-        return pyvrp.solve(data, MaxRuntime(seconds), seed=seed, collect_stats=False, display=False)
+        return pyvrp.solve(data, stop, seed=seed, collect_stats=False, display=False)
+
+
+def _solve_part(
+    problem: Problem,
+    fleet: Sequence[tuple[Vehicle, str, int]],
+    stops: Sequence[Stop],
+    seconds: float,
+    seed: int,
+) -> Plan:
+    """One compatibility group: its trucks and its stops, within ``seconds``."""
+    started = time.perf_counter()
+    built = _Built(problem, fleet, stops, soft=False)
+    result = _search(built.data, _Budget(seconds, seconds / 2), seed)
+    if result.is_feasible():
+        return built.plan_of(result.best, {})
+    # Not every required stop fits the fleet: the rest of the time goes to a search with them as
+    # heavily rewarded options, so that it serves all it can and reports the rest.
+    soft = _Built(problem, fleet, stops, soft=True)
+    left = max(seconds - (time.perf_counter() - started), 0.1)
+    retry = _search(soft.data, _Budget(left, None), seed)
+    plan = soft.plan_of(retry.best, {})
+    return plan if plan.feasible else _repair(problem, plan)
+
+
+# Below this search time the parts are solved in this process (starting workers costs about 1 s).
+PARALLEL_MIN_SECONDS = 4.0
+_WORKER_START_S = 1.0
+
+_Job = tuple[list[tuple[Vehicle, str, int]], list[Stop], float, int]
+
+
+def _run_jobs(problem: Problem, jobs: list[_Job]) -> list[Plan]:
+    return [_solve_part(problem, fleet, stops, seconds, seed) for fleet, stops, seconds, seed in jobs]
+
+
+def _parts(
+    fleet: Sequence[tuple[Vehicle, str, int]], stops: Sequence[Stop]
+) -> list[tuple[list[tuple[Vehicle, str, int]], list[Stop]]]:
+    """Once every truck has its group, the day splits into one independent problem per group."""
+    groups = sorted({g for _v, g, _n in fleet} | {s.waste_class for s in stops})
+    out = []
+    for group in groups:
+        part_fleet = [row for row in fleet if row[1] == group]
+        part_stops = [s for s in stops if s.waste_class == group]
+        if part_stops and part_fleet:
+            out.append((part_fleet, part_stops))
+    return out
+
+
+def _better(a: Plan, b: Plan) -> Plan:
+    def key(p: Plan) -> tuple[int, int, int]:
+        return (sum(1 for u in p.unplanned if u.reason == REASON_FLEET), 0 if p.feasible else 1, p.cost)
+
+    return a if key(a) <= key(b) else b
 
 
 def plan_solve(
@@ -324,28 +404,90 @@ def plan_solve(
     *,
     seconds: float,
     seed: int = 1,
+    workers: int | None = None,
     progress: Callable[[float], None] | None = None,
 ) -> Plan:
-    """Plan ``problem`` within ``seconds`` of search. Deterministic for a given seed and iteration
-    count; the time limit makes it depend on the machine's speed."""
+    """Plan ``problem`` within about ``seconds`` of wall time.
+
+    Each compatibility group is its own search (its trucks serve no other group). With
+    ``workers`` > 1 (default: the machine's cores, up to 2, when ``seconds`` allows) the searches
+    run in parallel processes: the groups are shared out between them, largest first, each worker
+    splitting its time between its groups by their size; a single group is searched by every
+    worker with its own seed, and the best answer kept.
+    """
     fleet = assign_groups(problem)
     dropped = _precheck(problem, fleet)
     stops = [s for s in problem.stops if s.id not in dropped]
-    if not stops or not fleet:
+    parts = _parts(fleet, stops)
+    if not parts:
         return _empty_plan(problem, dropped, fleet)
-    built = _Built(problem, fleet, stops, soft=False)
-    result = _search(built.data, seconds, seed)
-    if progress is not None:
-        progress(1.0 if result.is_feasible() else 0.5)
-    if result.is_feasible():
-        return built.plan_of(result.best, dropped)
-    # Not every required stop fits the fleet: search again with them as heavily rewarded options.
-    soft = _Built(problem, fleet, stops, soft=True)
-    retry = _search(soft.data, max(seconds / 2, 0.1), seed)
+    if workers is None:
+        workers = min(2, os.cpu_count() or 1) if seconds >= PARALLEL_MIN_SECONDS else 1
+    budget = seconds - _WORKER_START_S if workers > 1 else seconds
+    if len(parts) == 1:
+        per_worker: list[list[_Job]] = [
+            [(parts[0][0], parts[0][1], budget, seed + w)] for w in range(max(workers, 1))
+        ]
+    else:
+        loads = [0] * max(workers, 1)
+        buckets: list[list[int]] = [[] for _ in loads]
+        for n in sorted(range(len(parts)), key=lambda n: -len(parts[n][1])):
+            w = loads.index(min(loads))
+            buckets[w].append(n)
+            loads[w] += len(parts[n][1])
+        per_worker = [
+            [(parts[n][0], parts[n][1], budget * len(parts[n][1]) / max(loads[w], 1), seed) for n in bucket]
+            for w, bucket in enumerate(buckets)
+            if bucket
+        ]
+    if len(per_worker) > 1:
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=len(per_worker), mp_context=context) as pool:
+            futures = [pool.submit(_run_jobs, problem, jobs) for jobs in per_worker]
+            answers = [f.result() for f in futures]
+    else:
+        answers = [_run_jobs(problem, per_worker[0])]
     if progress is not None:
         progress(1.0)
-    plan = soft.plan_of(retry.best, dropped)
-    return plan if plan.feasible else _repair(problem, plan)
+    if len(parts) == 1:
+        best = answers[0][0]
+        for other in answers[1:]:
+            best = _better(best, other[0])
+        pieces = [best]
+    else:
+        pieces = [plan for answer in answers for plan in answer]
+    return _merge(problem, pieces, dropped, fleet)
+
+
+def _merge(
+    problem: Problem,
+    pieces: Sequence[Plan],
+    dropped: dict[str, str],
+    fleet: Sequence[tuple[Vehicle, str, int]],
+) -> Plan:
+    """One plan from the groups' plans; trucks of a vehicle with ``count`` > 1 numbered across them."""
+    counts = {v.id: v.count for v in problem.vehicles}
+    used: dict[str, int] = defaultdict(int)
+    routes: list[Route] = []
+    for piece in pieces:
+        for route in piece.routes:
+            base = route.vehicle.split("#", 1)[0]
+            used[base] += 1
+            name = base if counts.get(base, 1) == 1 else f"{base}#{used[base]}"
+            routes.append(replace(route, vehicle=name))
+    unplanned = [Unplanned(stop=s, reason=r) for s, r in dropped.items()]
+    unplanned += [u for piece in pieces for u in piece.unplanned]
+    planned = {s for r in routes for s in r.stop_ids()} | {u.stop for u in unplanned}
+    # Stops of a group no truck was given: the fleet is too small for all groups.
+    unplanned += [Unplanned(stop=s.id, reason=REASON_FLEET) for s in problem.stops if s.id not in planned]
+    return Plan(
+        routes=tuple(routes),
+        unplanned=tuple(unplanned),
+        distance=sum(r.distance for r in routes),
+        cost=sum(r.cost for r in routes),
+        feasible=all(p.feasible for p in pieces),
+        assignment={v.id: g for v, g, _n in fleet},
+    )
 
 
 def _repair(problem: Problem, plan: Plan) -> Plan:
