@@ -254,3 +254,13 @@ def test_a_truck_never_takes_codes_its_permit_lacks_nor_more_of_a_category_than_
     reasons = {u.stop: u.reason for u in alone.unplanned}
     assert reasons["paint"] == REASON_NO_LICENSED_VEHICLE
     assert "fleet" in reasons.values()  # one of the oils does not fit under the HW08 limit
+
+
+@pytest.mark.parametrize("classes", [1, 3])
+def test_the_groups_are_searched_in_worker_processes_and_the_plan_keeps_every_rule(classes: int) -> None:
+    problem = random_problem(5, stops=24, vehicles=5, classes=classes)
+    plan = plan_solve(problem, seconds=2.5, seed=3, workers=2)
+    assert_sound(problem, plan)
+    assert plan.routes
+    names = [r.vehicle for r in plan.routes]
+    assert len(names) == len(set(names))
