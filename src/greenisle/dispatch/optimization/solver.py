@@ -15,6 +15,7 @@ any route's cost, so the search serves all it can and reports the remainder as `
 
 from __future__ import annotations
 
+import atexit
 import concurrent.futures
 import multiprocessing
 import os
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 import pyvrp
 from pyvrp.exceptions import PenaltyBoundWarning
+from pyvrp.search import NeighbourhoodParams
 
 from greenisle.dispatch.optimization.model import (
     UNBOUNDED,
@@ -338,11 +340,23 @@ class _Budget:
         return elapsed > self.seconds
 
 
-def _search(data: pyvrp.ProblemData, stop: _Budget, seed: int) -> pyvrp.Result:
+def _params(variant: int) -> pyvrp.SolveParams:
+    """PyVRP's defaults, or (variant 1) a greedier search: a shorter late-acceptance history and
+    smaller neighbourhoods, which converges faster on large instances within seconds. Two workers
+    searching one problem run one of each, and the better plan is kept."""
+    if variant == 0:
+        return pyvrp.SolveParams()
+    return pyvrp.SolveParams(
+        ils=pyvrp.IteratedLocalSearchParams(history_length=100),
+        neighbourhood=NeighbourhoodParams(num_neighbours=30),
+    )
+
+
+def _search(data: pyvrp.ProblemData, stop: _Budget, seed: int, variant: int = 0) -> pyvrp.Result:
     with warnings.catch_warnings():
         # Expected when the fleet cannot serve every required stop: the soft search follows.
         warnings.simplefilter("ignore", PenaltyBoundWarning)
-        return pyvrp.solve(data, stop, seed=seed, collect_stats=False, display=False)
+        return pyvrp.solve(data, stop, seed=seed, collect_stats=False, display=False, params=_params(variant))
 
 
 def _solve_part(
@@ -351,31 +365,68 @@ def _solve_part(
     stops: Sequence[Stop],
     seconds: float,
     seed: int,
+    variant: int = 0,
 ) -> Plan:
     """One compatibility group: its trucks and its stops, within ``seconds``."""
     started = time.perf_counter()
     built = _Built(problem, fleet, stops, soft=False)
-    result = _search(built.data, _Budget(seconds, seconds / 2), seed)
+    result = _search(built.data, _Budget(seconds, seconds / 2), seed, variant)
     if result.is_feasible():
         return built.plan_of(result.best, {})
     # Not every required stop fits the fleet: the rest of the time goes to a search with them as
     # heavily rewarded options, so that it serves all it can and reports the rest.
     soft = _Built(problem, fleet, stops, soft=True)
     left = max(seconds - (time.perf_counter() - started), 0.1)
-    retry = _search(soft.data, _Budget(left, None), seed)
+    retry = _search(soft.data, _Budget(left, None), seed, variant)
     plan = soft.plan_of(retry.best, {})
     return plan if plan.feasible else _repair(problem, plan)
 
 
-# Below this search time the parts are solved in this process (starting workers costs about 1 s).
+# Below this search time the parts are solved in this process.
 PARALLEL_MIN_SECONDS = 4.0
-_WORKER_START_S = 1.0
+# Time for handing the problem to the workers and the plans back.
+_HANDOVER_S = 0.3
 
-_Job = tuple[list[tuple[Vehicle, str, int]], list[Stop], float, int]
+_POOL: concurrent.futures.ProcessPoolExecutor | None = None
+_POOL_SIZE = 0
+
+
+def _ready(_n: int) -> bool:
+    time.sleep(0.05)  # so that each worker process takes one of these
+    return True
+
+
+def _pool(size: int) -> tuple[concurrent.futures.ProcessPoolExecutor, float]:
+    """Worker processes kept for the life of this process (a task worker plans many days): the
+    first plan pays their start, about a second, and later plans none. Returns the pool and the
+    seconds spent starting it now."""
+    global _POOL, _POOL_SIZE
+    if _POOL is not None and size <= _POOL_SIZE:
+        return _POOL, 0.0
+    if _POOL is not None:
+        _POOL.shutdown(cancel_futures=True)
+    started = time.perf_counter()
+    _POOL = concurrent.futures.ProcessPoolExecutor(
+        max_workers=size, mp_context=multiprocessing.get_context("spawn")
+    )
+    atexit.register(_drop_pool)
+    list(_POOL.map(_ready, range(size)))
+    _POOL_SIZE = size
+    return _POOL, time.perf_counter() - started
+
+
+def _drop_pool() -> None:
+    global _POOL, _POOL_SIZE
+    if _POOL is not None:
+        _POOL.shutdown(cancel_futures=True)
+    _POOL, _POOL_SIZE = None, 0
+
+
+_Job = tuple[list[tuple[Vehicle, str, int]], list[Stop], float, int, int]
 
 
 def _run_jobs(problem: Problem, jobs: list[_Job]) -> list[Plan]:
-    return [_solve_part(problem, fleet, stops, seconds, seed) for fleet, stops, seconds, seed in jobs]
+    return [_solve_part(problem, *job) for job in jobs]
 
 
 def _parts(
@@ -413,7 +464,7 @@ def plan_solve(
     ``workers`` > 1 (default: the machine's cores, up to 2, when ``seconds`` allows) the searches
     run in parallel processes: the groups are shared out between them, largest first, each worker
     splitting its time between its groups by their size; a single group is searched by every
-    worker with its own seed, and the best answer kept.
+    worker with its own seed and search settings (see ``_params``), and the better answer kept.
     """
     fleet = assign_groups(problem)
     dropped = _precheck(problem, fleet)
@@ -423,10 +474,19 @@ def plan_solve(
         return _empty_plan(problem, dropped, fleet)
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if seconds >= PARALLEL_MIN_SECONDS else 1
-    budget = seconds - _WORKER_START_S if workers > 1 else seconds
+    pool = None
+    budget = seconds
+    if workers > 1:
+        started = time.perf_counter()
+        try:
+            pool, _spent = _pool(workers)
+        except (OSError, concurrent.futures.process.BrokenProcessPool):
+            _drop_pool()
+            workers = 1
+        budget = max(seconds - (time.perf_counter() - started) - _HANDOVER_S, 0.1)
     if len(parts) == 1:
         per_worker: list[list[_Job]] = [
-            [(parts[0][0], parts[0][1], budget, seed + w)] for w in range(max(workers, 1))
+            [(parts[0][0], parts[0][1], budget, seed + w, w % 2)] for w in range(max(workers, 1))
         ]
     else:
         loads = [0] * max(workers, 1)
@@ -436,17 +496,28 @@ def plan_solve(
             buckets[w].append(n)
             loads[w] += len(parts[n][1])
         per_worker = [
-            [(parts[n][0], parts[n][1], budget * len(parts[n][1]) / max(loads[w], 1), seed) for n in bucket]
+            [
+                (parts[n][0], parts[n][1], budget * len(parts[n][1]) / max(loads[w], 1), seed, 0)
+                for n in bucket
+            ]
             for w, bucket in enumerate(buckets)
             if bucket
         ]
-    if len(per_worker) > 1:
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=len(per_worker), mp_context=context) as pool:
+    answers: list[list[Plan]] | None = None
+    if len(per_worker) > 1 and pool is not None:
+        try:
             futures = [pool.submit(_run_jobs, problem, jobs) for jobs in per_worker]
             answers = [f.result() for f in futures]
-    else:
-        answers = [_run_jobs(problem, per_worker[0])]
+        except concurrent.futures.process.BrokenProcessPool:
+            # A worker died (out of memory, killed): plan here instead, within what is left.
+            _drop_pool()
+            answers = None
+    if answers is None:
+        answers = [_run_jobs(problem, [job for jobs in per_worker[:1] for job in jobs])]
+        if len(parts) > 1:
+            answers = [
+                _run_jobs(problem, [(f, st, budget * len(st) / len(stops), seed, 0) for f, st in parts])
+            ]
     if progress is not None:
         progress(1.0)
     if len(parts) == 1:
