@@ -210,6 +210,12 @@ GREENISLE = {
     "JT808_HOST": os.environ.get("GREENISLE_JT808_HOST", "127.0.0.1"),
     "JT808_PORT": int(os.environ.get("GREENISLE_JT808_PORT", "7808")),
     "JT808_AUTO_REGISTER": os.environ.get("GREENISLE_JT808_AUTO_REGISTER", "") in ("1", "true", "yes"),
+    # Truck alert thresholds (tracking.alerts, docs/tracking.md).
+    "TRUCK_OFF_ROUTE_M": float(os.environ.get("GREENISLE_TRUCK_OFF_ROUTE_M", "1000")),
+    "TRUCK_OFF_ROUTE_S": float(os.environ.get("GREENISLE_TRUCK_OFF_ROUTE_S", "300")),
+    "TRUCK_STOP_S": float(os.environ.get("GREENISLE_TRUCK_STOP_S", "600")),
+    "TRUCK_STOP_RADIUS_M": float(os.environ.get("GREENISLE_TRUCK_STOP_RADIUS_M", "300")),
+    "TRUCK_CABIN_LIMIT_C": float(os.environ.get("GREENISLE_TRUCK_CABIN_LIMIT_C", "35")),
     # The private bin-metric convention for HJ 212 (protocols.md §1.8): factor codes per metric.
     "HJ212_METRICS": {
         "fill": "i43001",

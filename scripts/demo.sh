@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Serve the Nantong demo: migrate, load the demo data (once), start the web server, the MQTT and HJ 212
-# listeners, telemetry upkeep, the task worker (route planning) and the smart-bin simulator (every bin over its own transport: HTTP, MQTT
-# or HJ 212), print the URL and the logins, and stay in the foreground. Ctrl-C stops them all.
+# Serve the Nantong demo: migrate, load the demo data (once), start the web server, the MQTT, HJ 212 and
+# JT/T 808 listeners, telemetry and truck upkeep, the task worker (route planning), the smart-bin simulator
+# (every bin over its own transport: HTTP, MQTT or HJ 212) and the truck simulator (the demo collector's
+# trucks over JT/T 808), print the URL and the logins, and stay in the foreground. Ctrl-C stops them all.
 #
 #   scripts/demo.sh [HOST] [PORT]      (make demo HOST=… PORT=… calls this after installing)
 #
@@ -9,6 +10,11 @@
 # answers there and mosquitto is installed, a private one is started for the demo. GREENISLE_DEMO_RATE
 # sets the simulator's readings per second across all bins (default 10: each of 1,200 bins every two
 # minutes, a simulated day's waste each time).
+#
+# The truck simulator drives today's published trips. When the demo collector has none, it plans and
+# publishes today for it as the demo dispatcher (a plan for today starts from now), so its trucks leave
+# their depot within minutes and drive in real time; one of them strays from its route and stops where
+# nothing is planned, which the truck upkeep turns into alerts on the command centre's map.
 set -euo pipefail
 
 HOST="${1:-127.0.0.1}"
@@ -29,7 +35,8 @@ if ! COMMANDS="$("$GREENISLE" help --commands)"; then
     exit 1
 fi
 MISSING=()
-for command in load_demo demo_logins mqtt_listener hj212_listener telemetry_maintain simulate db_worker; do
+for command in load_demo demo_logins mqtt_listener hj212_listener jt808_listener telemetry_maintain \
+    tracking_maintain simulate simulate_trucks db_worker; do
     grep -qx "$command" <<<"$COMMANDS" || MISSING+=("$command")
 done
 if (( ${#MISSING[@]} )); then
@@ -56,6 +63,8 @@ MQTT_HOST="${GREENISLE_MQTT_HOST:-127.0.0.1}"
 MQTT_PORT="${GREENISLE_MQTT_PORT:-1883}"
 HJ212_HOST="${GREENISLE_HJ212_HOST:-127.0.0.1}"
 HJ212_PORT="${GREENISLE_HJ212_PORT:-9212}"
+JT808_HOST="${GREENISLE_JT808_HOST:-127.0.0.1}"
+JT808_PORT="${GREENISLE_JT808_PORT:-7808}"
 reach() { case "$1" in "" | 0.0.0.0) echo 127.0.0.1 ;; :: | "[::]") echo ::1 ;; *) echo "$1" ;; esac; }
 
 # Under GREENISLE_VAR_DIR when set, like the settings.
@@ -147,8 +156,14 @@ started mqtt_listener $!
 "$GREENISLE" hj212_listener >"$LOG_DIR/hj212_listener.log" 2>&1 &
 HJ212_PID=$!
 started hj212_listener "$HJ212_PID"
+"$GREENISLE" jt808_listener >"$LOG_DIR/jt808_listener.log" 2>&1 &
+JT808_PID=$!
+started jt808_listener "$JT808_PID"
 "$GREENISLE" telemetry_maintain --every 60 >"$LOG_DIR/telemetry_maintain.log" 2>&1 &
 started telemetry_maintain $!
+# Truck alerts (off route, unplanned stop, overtime, hot cabin) and the track partitions.
+"$GREENISLE" tracking_maintain --every 30 >"$LOG_DIR/tracking_maintain.log" 2>&1 &
+started tracking_maintain $!
 # Background tasks (route planning) through Django's Tasks API, database backend.
 "$GREENISLE" db_worker --interval 1 >"$LOG_DIR/worker.log" 2>&1 &
 started worker $!
@@ -189,9 +204,13 @@ if (( ! SERVING )); then
     exit 1
 fi
 wait_listening hj212_listener "$HJ212_PID" "$HJ212_HOST" "$HJ212_PORT"
+wait_listening jt808_listener "$JT808_PID" "$JT808_HOST" "$JT808_PORT"
 
 "$GREENISLE" simulate --transport auto --rate "$RATE" --base-url "http://$OPEN_HOST:$PORT" &
 started simulate $!
+# --follow: after the day's trips the trucks stay parked, and a plan published later starts them again.
+"$GREENISLE" simulate_trucks --plan-as dispatcher --follow >"$LOG_DIR/simulate_trucks.log" 2>&1 &
+started simulate_trucks $!
 
 echo
 "$GREENISLE" demo_logins --url "$URL"
@@ -199,7 +218,10 @@ echo "Ctrl-C stops everything. The simulator's summaries appear here; the other 
 echo "  web server access log    $LOG_DIR/access.log (its errors appear here)"
 echo "  MQTT listener            $LOG_DIR/mqtt_listener.log ($BROKER)"
 echo "  HJ 212 listener          $LOG_DIR/hj212_listener.log ($HJ212_HOST:$HJ212_PORT)"
+echo "  JT/T 808 listener        $LOG_DIR/jt808_listener.log ($JT808_HOST:$JT808_PORT)"
 echo "  telemetry upkeep         $LOG_DIR/telemetry_maintain.log (every 60 s)"
+echo "  truck alerts upkeep      $LOG_DIR/tracking_maintain.log (every 30 s)"
+echo "  truck simulator          $LOG_DIR/simulate_trucks.log (JT/T 808 terminals of the demo collector)"
 echo "  task worker (planning)   $LOG_DIR/worker.log"
 echo "  device credentials       $LOG_DIR/device_credentials.json"
 echo

@@ -1,4 +1,4 @@
-"""The trucks' JT/T 808 terminals and the track points they report.
+"""The trucks' JT/T 808 terminals, the track points they report, and the alerts raised on the tracks.
 
 ``TrackPoint`` is keyed by (terminal, recorded_at): the same report twice (a resend after a lost reply, a
 blind-area back-fill of a point that did arrive) is one row. On PostgreSQL the table is partitioned by
@@ -156,3 +156,72 @@ class TrackPoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vehicle_id or self.terminal_id} {self.recorded_at:%Y-%m-%d %H:%M:%S} ({self.latitude}, {self.longitude})"
+
+
+class TruckAlertKind(models.TextChoices):
+    """The kinds of truck alert (the rules are in ``tracking.alerts``)."""
+
+    OFF_ROUTE = "off_route", _("off route")
+    UNPLANNED_STOP = "unplanned_stop", _("unplanned stop")
+    OVERTIME = "overtime", _("not back after shift end")
+    CABIN_HOT = "cabin_hot", _("cabin too hot")
+
+
+class TruckAlertQuerySet(VisibleQuerySet):
+    collector_path = "vehicle__collector_id"
+    carrier_path = "vehicle__collector_id"
+    division_path = "vehicle__collector__division__code"
+
+    def open(self) -> TruckAlertQuerySet:
+        return self.filter(cleared_at__isnull=True)
+
+
+class TruckAlert(models.Model):
+    """A truck condition that needs a person (off its route, stopped where no stop is planned, not back
+    after its shift, cabin too hot): open while it lasts, cleared when it ends.
+
+    Opened and cleared by the sweep (``tracking.services.truck_alerts_sweep``) from the track and the
+    day's plan, each step with its audit event. ``started_at`` is when the condition started (the first
+    fix off the route, the shift end …); ``latitude``/``longitude`` where it happened; ``detail`` the
+    numbers the rule measured (distances in m, durations in s, temperatures in °C).
+    """
+
+    vehicle = models.ForeignKey(
+        "dispatch.Vehicle", on_delete=models.CASCADE, related_name="truck_alerts", verbose_name=_("vehicle")
+    )
+    trip = models.ForeignKey(
+        "dispatch.Trip",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="truck_alerts",
+        verbose_name=_("trip"),
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=TruckAlertKind.choices)
+    started_at = models.DateTimeField(_("started at"))
+    cleared_at = models.DateTimeField(_("cleared at"), null=True, blank=True)
+    latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6)
+    longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    objects = TruckAlertQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            # At most one open alert of a kind per truck.
+            models.UniqueConstraint(
+                fields=["vehicle", "kind"],
+                condition=models.Q(cleared_at__isnull=True),
+                name="uniq_open_truck_alert_per_kind",
+            ),
+            # An episode is recorded once, however many sweeps see it.
+            models.UniqueConstraint(
+                fields=["vehicle", "kind", "started_at"], name="uniq_truck_alert_episode"
+            ),
+        ]
+        verbose_name = _("truck alert")
+        verbose_name_plural = _("truck alerts")
+
+    def __str__(self) -> str:
+        return f"{self.vehicle_id} {self.kind} {self.started_at:%Y-%m-%d %H:%M}"

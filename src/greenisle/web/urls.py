@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from greenisle.web import views, views_bins, views_plans
+from greenisle.web import views, views_bins, views_plans, views_tracking
 
 app_name = "web"
 urlpatterns = [
@@ -26,6 +26,7 @@ urlpatterns = [
     path("facility/", views.facility_home, name="facility"),
     path("bins/", views_bins.bins, name="bins"),
     path("bins.geojson", views.bins_geojson, name="bins_geojson"),
+    path("fleet.geojson", views_tracking.fleet_geojson, name="fleet_geojson"),
     path("bins/new/", views_bins.bin_new, name="bin_new"),
     path("bins/import/", views_bins.bin_import, name="bin_import"),
     path("bins/import/template.csv", views_bins.bin_import_template, name="bin_import_template"),
