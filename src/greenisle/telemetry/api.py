@@ -23,16 +23,10 @@ from greenisle.api.auth import OptionalDeviceKey, device_auth, person_auth
 from greenisle.api.schemas import ErrorOut
 from greenisle.core.errors import PermissionDenied, ServiceError
 from greenisle.devices.models import Bin, Transport
+from greenisle.telemetry.ingest import MAX_BATCH, IngestOutcome, ingest_parsed, reading_ingest
 from greenisle.telemetry.ingest_pg import ingest_json
-from greenisle.telemetry.services import (
-    MAX_BATCH,
-    IngestOutcome,
-    binary_cursor,
-    ingest_parsed,
-    reading_ingest,
-    reading_validate,
-    refused,
-)
+from greenisle.telemetry.ingest_sql import binary_cursor
+from greenisle.telemetry.validation import reading_validate, refused
 
 router = Router(tags=["telemetry"])
 

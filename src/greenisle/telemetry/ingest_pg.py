@@ -1,7 +1,7 @@
 """The set-based ingest path on PostgreSQL: a whole JSON batch handed to one statement.
 
 The HTTP batch endpoint and the MQTT listener pass the readings as JSON text. One statement parses
-them, applies the validation rules of ``services.reading_validate`` (the same regular expressions,
+them, applies the validation rules of ``validation.reading_validate`` (the same regular expressions,
 bounds, order of checks and rounding; an equivalence test holds the two together), drops repeats
 within the batch, inserts the readings (``ON CONFLICT DO NOTHING``), moves each bin's state to its
 newest reading only if newer, adds up the counters, and returns only what Python must act on: the
@@ -26,21 +26,16 @@ import orjson
 from django.conf import settings
 from django.db import DataError, connection, transaction
 
-from greenisle.telemetry.services import (
-    ACCEPTED,
-    DUPLICATE,
+from greenisle.telemetry.decisions import Decision, apply_decisions, emptied_level
+from greenisle.telemetry.ingest import ACCEPTED, DUPLICATE, IngestOutcome
+from greenisle.telemetry.ingest_sql import STATE_ASSIGNMENTS, STATE_COLUMNS
+from greenisle.telemetry.validation import (
     MAX_CLOCK_SKEW,
     MESSAGES,
     NUMBER_STRING_RE,
     NUMERIC_BOUNDS,
     QUALITY_RE,
-    STATE_ASSIGNMENTS,
-    STATE_COLUMNS,
     TIME_RE,
-    Decision,
-    IngestOutcome,
-    apply_decisions,
-    emptied_level,
     raw_retention,
 )
 
@@ -263,7 +258,7 @@ _MESSAGES_JSON = orjson.dumps({key: message for key, (_code, _field, message) in
 @dataclass(frozen=True, slots=True)
 class Extra:
     """A reading the transport refused before the batch (e.g. an MQTT payload that is not JSON),
-    counted against its bin under a message key of ``services.MESSAGES``."""
+    counted against its bin under a message key of ``validation.MESSAGES``."""
 
     device_id: uuid.UUID
     key: str

@@ -22,14 +22,11 @@ from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from greenisle.devices.models import Bin, Transport
+from greenisle.telemetry.ingest import Rejection, ingest_parsed
 from greenisle.telemetry.ingest_pg import Extra, ingest_json
 from greenisle.telemetry.mqtt_transport import MqttMessage, device_from_topic
-from greenisle.telemetry.services import (
-    MESSAGES,
-    Rejection,
-    ingest_parsed,
-    refusal_record,
-)
+from greenisle.telemetry.services import refusal_record
+from greenisle.telemetry.validation import MESSAGES
 
 log = logging.getLogger(__name__)
 

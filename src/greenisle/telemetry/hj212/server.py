@@ -77,14 +77,9 @@ from greenisle.telemetry.hj212.directory import (
     load_devices,
 )
 from greenisle.telemetry.hj212.framing import Deframer
-from greenisle.telemetry.services import (
-    IngestOutcome,
-    ReadingIn,
-    Rejection,
-    ingest_batch,
-    reading_validate,
-    refusal_record,
-)
+from greenisle.telemetry.ingest import IngestOutcome, Rejection, ingest_batch
+from greenisle.telemetry.services import refusal_record
+from greenisle.telemetry.validation import ReadingIn, reading_validate
 
 __all__ = ["Hj212Listener"]
 
