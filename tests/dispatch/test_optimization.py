@@ -179,31 +179,26 @@ def test_reloading_at_a_depot_lets_one_truck_serve_more_than_its_capacity() -> N
 
 
 def test_an_urgent_stop_goes_where_it_costs_least_and_other_routes_do_not_move() -> None:
-    problem = random_problem(11, stops=16, vehicles=4, classes=1)
-    urgent = problem.stops[-1]
-    base = Problem(problem.depots, problem.stops[:-1], problem.vehicles, problem.distance, problem.duration)
-    # The base plan is over the same numbering: the urgent stop is simply not asked for yet.
-    plan = plan_solve(
-        Problem(
-            problem.depots, problem.stops[:-1], problem.vehicles, _cut(problem), _cut(problem, "duration")
-        ),
-        seconds=0.3,
-    )
-    del base
-    try:
-        inserted = plan_insert(problem, plan, urgent.id, spare=[v.id for v in problem.vehicles])
-    except PlanEditError:
-        pytest.skip("no feasible position for this seed")
+    # On a line: the depot at 0, a and b to the east on V1's route, c to the west on V2's.
+    where = {"D0": 0, "a": 10, "b": 30, "c": -20, "u": 20}
+    names = list(where)
+    distance = [[abs(where[x] - where[y]) for y in names] for x in names]
+    depots = [Depot("D0")]
+    stops = [Stop("a", 10), Stop("b", 10), Stop("c", 10), Stop("u", 10)]
+    vehicles = [Vehicle("V1", 100, "D0"), Vehicle("V2", 100, "D0"), Vehicle("V3", 100, "D0")]
+    problem = Problem(depots, stops, vehicles, distance, distance)
+    routes = (route_schedule(problem, "V1", ["a", "b"]), route_schedule(problem, "V2", ["c"]))
+    plan = Plan(routes=routes, unplanned=(), distance=sum(r.distance for r in routes), cost=0, feasible=True)
+    inserted = plan_insert(problem, plan, "u", spare=["V3"])
+    # Between a and b it costs nothing more; anywhere else it does.
+    assert (inserted.vehicle, inserted.position, inserted.added_cost) == ("V1", 1, 0)
+    assert inserted.plan.route_of("V1").stop_ids() == ["a", "u", "b"]
+    assert inserted.plan.route_of("V2") == routes[1]
     assert plan_violations(problem, inserted.plan) == []
-    for route in plan.routes:
-        if route.vehicle != inserted.vehicle:
-            assert inserted.plan.route_of(route.vehicle) == route
-
-
-def _cut(problem: Problem, which: str = "distance") -> list[list[int]]:
-    matrix = getattr(problem, which)
-    n = len(problem.depots) + len(problem.stops) - 1
-    return [list(row[:n]) for row in matrix[:n]]
+    # With V1 full, the cheapest feasible place is on V2, and V1 does not move.
+    small = [Vehicle("V1", 20, "D0"), Vehicle("V2", 100, "D0"), Vehicle("V3", 100, "D0")]
+    moved = plan_insert(Problem(depots, stops, small, distance, distance), plan, "u", spare=["V3"])
+    assert moved.vehicle == "V2" and moved.plan.route_of("V1") == routes[0]
 
 
 def test_moving_a_stop_to_a_truck_of_another_class_is_refused() -> None:

@@ -67,6 +67,61 @@ def bin_group(codes: list[str], groups: dict[str, str]) -> str:
     return " + ".join(sorted(names))
 
 
+def site_stop(
+    stop_id: str,
+    site: Any,
+    load: int,
+    meta: dict[str, Any],
+    *,
+    required: bool,
+    prize: int,
+    categories: list[str],
+    groups: dict[str, str],
+) -> tuple[Stop, dict[str, Any]]:
+    """A stop at ``site`` (its collection hours and time on site) and what pages show of it."""
+    group = bin_group(categories, groups) if categories else UNCLASSIFIED
+    stop = Stop(
+        id=stop_id,
+        load_kg=max(1, load),
+        x=float(site.longitude),
+        y=float(site.latitude),
+        service_s=site.service_minutes * 60,
+        open_s=_seconds(site.opens_at),
+        close_s=_seconds(site.closes_at),
+        required=required,
+        prize=prize,
+        waste_class=group,
+        codes=frozenset(meta.get("codes", ())),
+        categories=frozenset(categories),
+    )
+    return stop, {
+        **meta,
+        "site": site.name,
+        "address": site.address,
+        "lat": float(site.latitude),
+        "lon": float(site.longitude),
+        "load_kg": stop.load_kg,
+        "class": group,
+        "required": required,
+    }
+
+
+def request_stop(request: PickupRequest, groups: dict[str, str]) -> tuple[Stop, dict[str, Any]]:
+    """An open pickup request as a required stop: its bin's load at the request and its codes."""
+    if request.bin is not None:
+        fill = request.fill_pct_at_open or Decimal(80)
+        load = int(request.bin.capacity_kg * fill / 100)
+        codes = [c.code for c in request.bin.waste_codes.all()]
+        cats = [c.category.code for c in request.bin.waste_codes.all()]
+    else:
+        load = int(settings.GREENISLE["PLANNING_DEFAULT_LOAD_KG"])
+        codes, cats = [], []
+    meta = {"kind": "request", "request": str(request.pk), "producer": request.producer.name, "codes": codes}
+    return site_stop(
+        f"r:{request.pk}", request.site, load, meta, required=True, prize=0, categories=cats, groups=groups
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class DayProblem:
     problem: Problem
@@ -97,70 +152,15 @@ def day_problem(*, collector: Any, day: dt.date, now: dt.datetime | None = None)
     stop_meta: dict[str, dict[str, Any]] = {}
     points: list[tuple[float, float]] = [(float(d.latitude), float(d.longitude)) for d in depots]
 
-    def add(
-        stop_id: str,
-        site: Any,
-        load: int,
-        meta: dict[str, Any],
-        *,
-        required: bool,
-        prize: int,
-        categories: list[str],
-        groups: dict[str, str],
-    ) -> None:
-        group = bin_group(categories, groups) if categories else UNCLASSIFIED
-        stops.append(
-            Stop(
-                id=stop_id,
-                load_kg=max(1, load),
-                x=float(site.longitude),
-                y=float(site.latitude),
-                service_s=site.service_minutes * 60,
-                open_s=_seconds(site.opens_at),
-                close_s=_seconds(site.closes_at),
-                required=required,
-                prize=prize,
-                waste_class=group,
-                codes=frozenset(meta.get("codes", ())),
-                categories=frozenset(categories),
-            )
-        )
+    def add(stop_id: str, site: Any, load: int, meta: dict[str, Any], **kwargs: Any) -> None:
+        stop, stop_meta[stop_id] = site_stop(stop_id, site, load, meta, **kwargs)
+        stops.append(stop)
         points.append((float(site.latitude), float(site.longitude)))
-        stop_meta[stop_id] = {
-            **meta,
-            "site": site.name,
-            "address": site.address,
-            "lat": float(site.latitude),
-            "lon": float(site.longitude),
-            "load_kg": max(1, load),
-            "class": group,
-            "required": required,
-        }
 
     for request in requests:
-        if request.bin is not None:
-            fill = request.fill_pct_at_open or Decimal(80)
-            load = int(request.bin.capacity_kg * fill / 100)
-            codes = [c.code for c in request.bin.waste_codes.all()]
-            cats = [c.category.code for c in request.bin.waste_codes.all()]
-        else:
-            load = int(cfg["PLANNING_DEFAULT_LOAD_KG"])
-            codes, cats = [], []
-        add(
-            f"r:{request.pk}",
-            request.site,
-            load,
-            {
-                "kind": "request",
-                "request": str(request.pk),
-                "producer": request.producer.name,
-                "codes": codes,
-            },
-            required=True,
-            prize=0,
-            categories=cats,
-            groups=groups,
-        )
+        stop, stop_meta[stop.id] = request_stop(request, groups)
+        stops.append(stop)
+        points.append((stop.y, stop.x))
     # Bins predicted to reach their threshold before tomorrow's plan and not already asked for.
     horizon = day_origin(day + dt.timedelta(days=1)) + dt.timedelta(hours=7)
     prize = int(cfg["PLANNING_PREDICTED_PRIZE_YUAN"] * COST_UNITS_PER_YUAN)

@@ -27,13 +27,11 @@ from greenisle.dispatch.choices import BLOCKING_STATUSES, PlanStatus, RequestOri
 from greenisle.dispatch.models import Driver, PickupRequest, RoutePlan, Trip, TripStop, Vehicle
 from greenisle.dispatch.optimization.check import plan_violations
 from greenisle.dispatch.optimization.edit import plan_insert, plan_move_stop, plan_reoptimise
-from greenisle.dispatch.optimization.model import Plan, Problem, Stop
+from greenisle.dispatch.optimization.model import Plan
 from greenisle.dispatch.optimization.schedule import PlanEditError
 from greenisle.dispatch.optimization.solver import plan_solve
 from greenisle.dispatch.planning import (
-    UNCLASSIFIED,
     DayProblem,
-    bin_group,
     category_groups,
     day_origin,
     day_problem,
@@ -41,6 +39,7 @@ from greenisle.dispatch.planning import (
     plan_to_json,
     problem_from_json,
     problem_to_json,
+    request_stop,
     stop_to_json,
 )
 from greenisle.dispatch.transitions import PLAN_TRANSITIONS, REQUEST_TRANSITIONS
@@ -460,46 +459,11 @@ def route_plan_insert_urgent(*, actor: Any, plan_id: Any, request_id: Any) -> Ro
         raise NotFound("收运请求不存在 / no such request of yours", field="request_id")
     if request.status != RequestStatus.OPEN:
         raise Conflict("该请求不是待派状态 / the request is not open", field="request_id")
+    stop, meta = request_stop(request, category_groups(collector))
+    stop_id = stop.id
     data = dict(plan.problem)
-    stop_id = f"r:{request.pk}"
-    if request.bin is not None:
-        cats = [c.category.code for c in request.bin.waste_codes.select_related("category")]
-        fill = request.fill_pct_at_open or 80
-        load = int(request.bin.capacity_kg * fill / 100)
-    else:
-        cats, load = [], int(settings.GREENISLE["PLANNING_DEFAULT_LOAD_KG"])
-    site = request.site
-    stop = Stop(
-        id=stop_id,
-        load_kg=max(1, load),
-        x=float(site.longitude),
-        y=float(site.latitude),
-        service_s=site.service_minutes * 60,
-        open_s=site.opens_at.hour * 3600 + site.opens_at.minute * 60,
-        close_s=site.closes_at.hour * 3600 + site.closes_at.minute * 60,
-        waste_class=bin_group(cats, category_groups(collector)) if cats else UNCLASSIFIED,
-        codes=frozenset(c.code for c in request.bin.waste_codes.all())
-        if request.bin is not None
-        else frozenset(),
-        categories=frozenset(cats),
-    )
     data["stops"] = [*data["stops"], stop_to_json(stop)]
-    data["stop_meta"] = {
-        **data["stop_meta"],
-        stop_id: {
-            "kind": "request",
-            "request": str(request.pk),
-            "producer": request.producer.name,
-            "site": site.name,
-            "address": site.address,
-            "lat": float(site.latitude),
-            "lon": float(site.longitude),
-            "load_kg": stop.load_kg,
-            "class": stop.waste_class,
-            "required": True,
-            "urgent": True,
-        },
-    }
+    data["stop_meta"] = {**data["stop_meta"], stop_id: {**meta, "urgent": True}}
     day = problem_from_json(data)
     current = plan_from_json(plan.result)
     running = {r.vehicle.split("#", 1)[0] for r in current.routes}
@@ -574,7 +538,3 @@ def route_plan_insert_urgent(*, actor: Any, plan_id: Any, request_id: Any) -> Ro
         **_event_kwargs(plan),
     )
     return plan
-
-
-def problem_of(plan: RoutePlan) -> Problem:
-    return problem_from_json(plan.problem).problem
