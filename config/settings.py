@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "greenisle.manifests",
     "greenisle.ledger",
     "greenisle.supervision",
+    "greenisle.notifications",
     "greenisle.api",
     "greenisle.web",
     "greenisle.demo",
@@ -181,13 +182,23 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("GREENISLE_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
 }
 
 # Platform rules that are configuration, not constants.
 GREENISLE = {
     # 办法 Art. 18: the receiver confirms within 5 working days of receipt.
     "RECEIPT_CONFIRMATION_WORKING_DAYS": 5,
+    # Reminders go out this many working days before a receipt is due.
+    "RECEIPT_REMINDER_WORKING_DAYS": 1,
+    # 办法 Art. 20: a paper manifest is entered within 10 working days of the transfer's end.
+    "PAPER_ENTRY_WORKING_DAYS": 10,
+    # A received weight differing from the manifest's by more than this is a quantity discrepancy
+    # (办法 Art. 18); a label's weight differing from the scale by more stops the loading (Art. 13).
+    "RECEIPT_WEIGHT_TOLERANCE_PCT": float(os.environ.get("GREENISLE_RECEIPT_WEIGHT_TOLERANCE_PCT", "5")),
+    # A CJK font for PDF documents: "path" or "path:index" (a collection); empty = ask fontconfig.
+    "PDF_FONT": os.environ.get("GREENISLE_PDF_FONT", ""),
+    "LABEL_WEIGHT_TOLERANCE_PCT": float(os.environ.get("GREENISLE_LABEL_WEIGHT_TOLERANCE_PCT", "5")),
     # Fill level at or below which a bin counts as emptied (closes its pickup request).
     "BIN_EMPTIED_PCT": float(os.environ.get("GREENISLE_BIN_EMPTIED_PCT", "15")),
     # Raw readings are kept this long (then only hourly rollups); a reading older than this is refused.

@@ -33,6 +33,7 @@ from factories import (
     BinFactory,
     CollectorFactory,
     FacilityFactory,
+    LicenceFactory,
     MembershipFactory,
     ProducerFactory,
     RegulatorFactory,
@@ -49,7 +50,13 @@ from greenisle.devices.models import Bin
 from greenisle.dispatch.models import PickupRequest, Trip, Vehicle
 from greenisle.dispatch.services import trip_assign
 from greenisle.manifests.models import Manifest
-from greenisle.manifests.services import manifest_add_container, manifest_depart, manifest_sign
+from greenisle.manifests.services import (
+    manifest_add_container,
+    manifest_deliver,
+    manifest_depart,
+    manifest_sign,
+)
+from greenisle.organizations.choices import LicenceType
 from greenisle.organizations.models import Organization, ServiceContract, Site
 from greenisle.telemetry.services import IngestOutcome, reading_ingest, reading_validate
 
@@ -85,9 +92,15 @@ def producer_site(producer: Organization) -> Site:
     return SiteFactory(organization=producer, name="崇川维修车间", address="南通市崇川区工农路1号")
 
 
+# The codes the scenarios handle; the collector's and the facility's licences cover them.
+LICENSED_CODES = ("900-214-08", "900-041-49", "900-249-08", "900-252-12", "900-052-31")
+
+
 @pytest.fixture
 def collector(db: None) -> Organization:
-    return CollectorFactory(name="南通绿岛环保科技有限公司", division=division("320612"))
+    org = CollectorFactory(name="南通绿岛环保科技有限公司", division=division("320612"))
+    LicenceFactory(organization=org, number="JSNT0612OOD001", waste_codes=LICENSED_CODES)
+    return org
 
 
 @pytest.fixture
@@ -103,7 +116,12 @@ def contract(producer: Organization, collector: Organization) -> ServiceContract
 
 @pytest.fixture
 def facility(db: None) -> Organization:
-    return FacilityFactory(name="如东某危废处置中心", division=division("320623"))
+    org = FacilityFactory(name="如东某危废处置中心", division=division("320623"))
+    LicenceFactory(
+        organization=org, number="JS0623OOI001", licence_type=LicenceType.DISPOSAL, waste_codes=LICENSED_CODES
+    )
+    SiteFactory(organization=org, name="如东焚烧厂", address="如东县洋口化学工业园1号")
+    return org
 
 
 @pytest.fixture
@@ -308,6 +326,12 @@ def signed_manifest(world: World, draft_manifest: Manifest) -> Manifest:
 @pytest.fixture
 def departed_manifest(world: World, signed_manifest: Manifest) -> Manifest:
     return manifest_depart(actor=world.driver, manifest_id=signed_manifest.pk)
+
+
+@pytest.fixture
+def delivered_manifest(world: World, departed_manifest: Manifest) -> Manifest:
+    """Arrived at the collector's warehouse: receipt due within 5 working days (办法 Art. 18)."""
+    return manifest_deliver(actor=world.driver, manifest_id=departed_manifest.pk)
 
 
 # --- audit tampering ------------------------------------------------------------------------------

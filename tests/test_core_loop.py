@@ -26,10 +26,11 @@ from greenisle.dispatch.services import trip_assign
 from greenisle.ledger.models import LedgerRecord, RecordType
 from greenisle.manifests.choices import ManifestStatus
 from greenisle.manifests.models import Manifest
+from greenisle.manifests.receipt import manifest_receive
 from greenisle.manifests.services import (
     manifest_add_container,
+    manifest_deliver,
     manifest_depart,
-    manifest_receive,
     manifest_sign,
 )
 
@@ -99,10 +100,10 @@ def test_core_loop_from_bin_reading_to_warehouse(world, ingest, regulator, regul
     assert trip.status == TripStatus.IN_PROGRESS
     assert new_actions(seen) == ["manifests.manifest.departed"]
 
-    # f. receipt at the warehouse, then the bin reports empty.
-    manifest_receive(
-        actor=world.receiver, manifest_id=manifest.pk, received_weights={oil.pk: "48.0", rags.pk: "6.5"}
-    )
+    # f. delivery and receipt at the warehouse, then the bin reports empty.
+    manifest_deliver(actor=world.driver, manifest_id=manifest.pk)
+    assert new_actions(seen) == ["manifests.manifest.delivered"]
+    manifest_receive(actor=world.receiver, manifest_id=manifest.pk, lines={oil.pk: "48.0", rags.pk: "6.5"})
     manifest.refresh_from_db()
     assert manifest.status == ManifestStatus.RECEIVED
     stored = LedgerRecord.objects.filter(manifest=manifest, record_type=RecordType.STORAGE_IN)

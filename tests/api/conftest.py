@@ -13,7 +13,7 @@ from greenisle.accounts.choices import Role
 from greenisle.accounts.models import User
 from greenisle.dispatch.models import PickupRequest, Trip, Vehicle
 from greenisle.manifests.models import Manifest
-from greenisle.manifests.services import manifest_receive
+from greenisle.manifests.receipt import manifest_receive
 from greenisle.organizations.models import Organization
 
 
@@ -43,11 +43,11 @@ def device() -> Callable[..., JsonClient]:
 
 
 @pytest.fixture
-def received_manifest(world: Any, departed_manifest: Manifest) -> Manifest:
+def received_manifest(world: Any, delivered_manifest: Manifest) -> Manifest:
     """Alice's manifest received at the collector's warehouse: the whole loop has run, so the producer has
     production records (site in 320602) and the collector storage-in records (warehouse in 320612)."""
-    weights = {str(line.pk): line.weight_kg for line in departed_manifest.lines.all()}
-    return manifest_receive(actor=world.receiver, manifest_id=departed_manifest.pk, received_weights=weights)
+    weights = {str(line.pk): line.weight_kg for line in delivered_manifest.lines.all()}
+    return manifest_receive(actor=world.receiver, manifest_id=delivered_manifest.pk, lines=weights)
 
 
 @pytest.fixture

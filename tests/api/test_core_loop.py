@@ -77,11 +77,19 @@ def test_the_core_loop_through_the_api(world, device, api_as, regulator):
     assert departed.status_code == 200, departed.content
     assert departed.json()["status"] == "in_transit" and departed.json()["departed_at"]
 
-    # e) the collector's receiver weighs each line and accepts.
+    # e) it arrives, and the collector's receiver weighs each line and accepts (办法 Art. 18).
+    delivered = receiver.post(f"/manifests/{manifest_id}/deliver")
+    assert delivered.status_code == 200, delivered.content
+    assert delivered.json()["status"] == "delivered" and delivered.json()["receipt_due_on"]
     line_ids = {line["line"]["container_code"]: line["line"]["id"] for line in lines}
     received = receiver.post(
         f"/manifests/{manifest_id}/receive",
-        {"received_weights": {str(line_ids["RQ-0001"]): "35.20", str(line_ids["RQ-0002"]): "12.10"}},
+        {
+            "lines": {
+                str(line_ids["RQ-0001"]): {"received_weight_kg": "35.20"},
+                str(line_ids["RQ-0002"]): {"received_weight_kg": "12.10"},
+            }
+        },
     )
     assert received.status_code == 200, received.content
     body = received.json()
@@ -120,6 +128,7 @@ def test_the_core_loop_through_the_api(world, device, api_as, regulator):
         "manifests.manifest.line_added",
         "manifests.manifest.signed",
         "manifests.manifest.departed",
+        "manifests.manifest.delivered",
         "manifests.manifest.received",
     ]
     assert all(len(e["hash"]) == 64 for e in manifest["timeline"])
@@ -147,28 +156,34 @@ def test_only_the_producer_signs_in_session(world, draft_manifest, api_as):
     assert Manifest.objects.get(pk=draft_manifest.pk).status == "draft"
 
 
-def test_receipt_must_weigh_every_line(world, departed_manifest, api_as):
-    first = departed_manifest.lines.order_by("id").first()
+def test_receipt_must_weigh_every_line(world, delivered_manifest, api_as):
+    first = delivered_manifest.lines.order_by("id").first()
 
     response = api_as(world.receiver).post(
-        f"/manifests/{departed_manifest.pk}/receive", {"received_weights": {str(first.pk): "35"}}
+        f"/manifests/{delivered_manifest.pk}/receive",
+        {"lines": {str(first.pk): {"received_weight_kg": "35"}}},
     )
 
     assert response.status_code == 400
-    assert response.json()["field"].startswith("received_weights.")
-    assert Manifest.objects.get(pk=departed_manifest.pk).status == "in_transit"
+    assert response.json()["field"].startswith("lines.")
+    assert Manifest.objects.get(pk=delivered_manifest.pk).status == "delivered"
 
 
-def test_the_same_receipt_twice_is_a_conflict_not_a_second_ledger_entry(world, departed_manifest, api_as):
+def test_the_same_receipt_twice_is_a_conflict_not_a_second_ledger_entry(world, delivered_manifest, api_as):
     receiver = api_as(world.receiver)
-    weights = {str(line.pk): str(line.weight_kg) for line in departed_manifest.lines.all()}
+    weights = {
+        "lines": {
+            str(line.pk): {"received_weight_kg": str(line.weight_kg)}
+            for line in delivered_manifest.lines.all()
+        }
+    }
 
-    first = receiver.post(f"/manifests/{departed_manifest.pk}/receive", {"received_weights": weights})
-    second = receiver.post(f"/manifests/{departed_manifest.pk}/receive", {"received_weights": weights})
+    first = receiver.post(f"/manifests/{delivered_manifest.pk}/receive", weights)
+    second = receiver.post(f"/manifests/{delivered_manifest.pk}/receive", weights)
 
     assert first.status_code == 200
     assert second.status_code in (400, 409), second.content
-    assert len(items(receiver.get("/ledger", record_type="storage_in"))) == departed_manifest.lines.count()
+    assert len(items(receiver.get("/ledger", record_type="storage_in"))) == delivered_manifest.lines.count()
 
 
 def test_container_with_a_code_the_bin_does_not_hold_names_waste_code(world, trip, open_request, api_as):

@@ -176,13 +176,14 @@ def test_nobody_else_departs_with_alices_manifest(request, api_as, signed_manife
 
 
 @pytest.mark.parametrize("persona", ["rival_dispatcher", "facility_receiver", "regulator", "alice", "bob"])
-def test_nobody_else_receives_alices_manifest(request, api_as, departed_manifest, persona):
-    weights = {str(line.pk): str(line.weight_kg) for line in departed_manifest.lines.all()}
+def test_nobody_else_receives_alices_manifest(request, api_as, delivered_manifest, persona):
+    weights = {str(line.pk): str(line.weight_kg) for line in delivered_manifest.lines.all()}
 
     response = api_as(request.getfixturevalue(persona)).post(
-        f"/manifests/{departed_manifest.pk}/receive", {"received_weights": weights}
+        f"/manifests/{delivered_manifest.pk}/receive",
+        {"lines": {k: {"received_weight_kg": v} for k, v in weights.items()}},
     )
 
     assert response.status_code in (403, 404), response.content
-    assert Manifest.objects.get(pk=departed_manifest.pk).status == "in_transit"
-    assert not departed_manifest.ledger_records.filter(record_type="storage_in").exists()
+    assert Manifest.objects.get(pk=delivered_manifest.pk).status == "delivered"
+    assert not delivered_manifest.ledger_records.filter(record_type="storage_in").exists()

@@ -13,17 +13,17 @@ from django.db import DatabaseError, connection, transaction
 from greenisle.audit.chain import GENESIS
 from greenisle.audit.models import Event
 from greenisle.audit.services import NewEvent, chain_verify, event_record, events_record
-from greenisle.manifests.services import manifest_receive
+from greenisle.manifests.receipt import manifest_receive
 
 DOTTED = re.compile(r"[a-z_]+\.[a-z_]+\.[a-z_]+")
 
 
 @pytest.fixture
-def received_manifest(world, departed_manifest):
+def received_manifest(world, delivered_manifest):
     return manifest_receive(
         actor=world.receiver,
-        manifest_id=departed_manifest.pk,
-        received_weights={line.pk: line.weight_kg for line in departed_manifest.lines.all()},
+        manifest_id=delivered_manifest.pk,
+        lines={line.pk: line.weight_kg for line in delivered_manifest.lines.all()},
     )
 
 
@@ -46,6 +46,7 @@ def test_core_loop_services_write_dotted_actions(received_manifest):
         "ledger.record.production",
         "dispatch.pickup_request.collected",
         "manifests.manifest.departed",
+        "manifests.manifest.delivered",
         "manifests.manifest.received",
         "ledger.record.storage_in",
     }

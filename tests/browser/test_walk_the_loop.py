@@ -87,13 +87,33 @@ def test_walk_the_loop(live_server, open_page, screenshots, world, cast):
     # The stop, not the menu, fills the phone's screen.
     assert phone.locator("header.top").bounding_box()["height"] < PHONE["height"] / 4
     shoot(phone, "driver", "stops")
-    for waste_code, container, kg in [("900-214-08", "RQ-0001", "35.5"), ("900-041-49", "RQ-0002", "12")]:
-        form = phone.locator(f'form[action="/driver/requests/{request_id}/containers/"]')
-        form.get_by_label("废物代码").select_option(value=waste_code)
-        form.get_by_label("容器编码").fill(container)
-        form.get_by_label("重量（千克）").fill(kg)
-        form.get_by_role("button", name="记录称重容器").click()
-        expect(phone.locator(".messages")).to_contain_text("容器已记录。")
+    # The oil drum carries the producer's printed label (HJ 1276): scanned (here typed) and weighed;
+    # a weight off the label's is refused first (办法 Art. 13).
+    from greenisle.manifests.labels import container_label
+
+    drum = container_label(
+        actor=cast["producer"], site_id=world.site.pk, waste_code="900-214-08", weight_kg="35.5",
+        form="liquid", main_constituents="矿物油", hazardous_constituents="多环芳烃",
+    )  # fmt: skip
+    scan = phone.locator(f'form[action="/driver/requests/{request_id}/load/"]')
+    scan.get_by_label("标签编码").fill(drum.code)
+    scan.get_by_label("称重（千克）").fill("41")
+    scan.get_by_role("button", name="核对标签并装车").click()
+    expect(phone.locator(".messages")).to_contain_text("未装车")
+    shoot(phone, "driver", "label-refused")
+    scan = phone.locator(f'form[action="/driver/requests/{request_id}/load/"]')
+    scan.get_by_label("标签编码").fill(drum.code)
+    scan.get_by_label("称重（千克）").fill("35.5")
+    scan.get_by_role("button", name="核对标签并装车").click()
+    expect(phone.locator(".messages")).to_contain_text("已装车")
+    # The rags have no platform label: typed in.
+    phone.get_by_text("无平台标签的容器").click()
+    form = phone.locator(f'form[action="/driver/requests/{request_id}/containers/"]')
+    form.get_by_label("废物代码").select_option(value="900-041-49")
+    form.get_by_label("容器编码").fill("RQ-0002")
+    form.get_by_label("重量（千克）").fill("12")
+    form.get_by_role("button", name="记录称重容器").click()
+    expect(phone.locator(".messages")).to_contain_text("容器已记录。")
     manifest = Manifest.objects.get(trip__stops__request_id=request_id)
     expect(phone.locator(".stop")).to_contain_text(manifest.number)
     expect(phone.locator(".stop")).to_contain_text("RQ-0002")
@@ -119,11 +139,13 @@ def test_walk_the_loop(live_server, open_page, screenshots, world, cast):
     incoming = page.locator("tr", has_text=manifest.number)
     incoming.get_by_role("link", name="接收").click()
     expect(page).to_have_url(re.compile(rf"/manifests/{manifest.pk}/receive/$"))
+    page.get_by_role("button", name="记录送达").click()
+    expect(page.locator(".messages")).to_contain_text("已记录送达")
     lines = {line.container_code: line.pk for line in manifest.lines.all()}
-    page.locator(f'input[name="line_{lines["RQ-0001"]}"]').fill("35.20")
-    page.locator(f'input[name="line_{lines["RQ-0002"]}"]').fill("11.90")
+    page.locator(f'input[name="line_{lines[drum.code]}_weight"]').fill("35.20")
+    page.locator(f'input[name="line_{lines["RQ-0002"]}_weight"]').fill("11.90")
     shoot(page, "receiver", "receive")
-    page.get_by_role("button", name="接受并入库").click()
+    page.get_by_role("button", name="确认接收").click()
     expect(page).to_have_url(re.compile(rf"/manifests/{manifest.pk}/$"))
     expect(page.locator(".messages")).to_contain_text("已确认接收")
     expect(page.locator("h1")).to_contain_text("已接收")
@@ -151,7 +173,7 @@ def test_walk_the_loop(live_server, open_page, screenshots, world, cast):
     shoot(page, "regulator", "supervision")
     page.goto(f"/manifests/{manifest.pk}/")
     for action in ["manifests.manifest.created", "manifests.manifest.signed", "manifests.manifest.departed",
-                   "manifests.manifest.received"]:  # fmt: skip
+                   "manifests.manifest.delivered", "manifests.manifest.received"]:  # fmt: skip
         expect(page.locator("td.mono", has_text=action).first).to_be_visible()
     shoot(page, "regulator", "manifest")
     page.goto(f"/audit/?object_id={request_id}")

@@ -20,7 +20,9 @@ from greenisle.manifests.transitions import MANIFEST_TRANSITIONS
 MANIFEST_EXPECTED = {
     ("draft", "producer_signed"): {"producer", "producer_code", "producer_delegated"},
     ("producer_signed", "in_transit"): {"carrier"},
-    ("in_transit", "received"): {"receiver"},
+    ("in_transit", "delivered"): {"carrier", "receiver"},
+    ("delivered", "received"): {"receiver"},
+    ("received", "treated"): {"receiver"},
     ("draft", "cancelled"): {"carrier", "producer"},
 }
 REQUEST_EXPECTED = {
@@ -50,18 +52,24 @@ ROLES = sorted(
 
 
 class _Lines:
-    def __init__(self, present: bool) -> None:
+    def __init__(self, present: bool, undecided: bool = False) -> None:
         self.present = present
+        self.undecided = undecided
 
     def exists(self) -> bool:
         return self.present
 
+    def filter(self, **_lookup: object) -> _Lines:
+        # The receipt guard asks for lines without a decision.
+        return _Lines(self.undecided)
+
 
 class FakeManifest:
-    """Enough of a manifest for the guards: does it have lines."""
+    """Enough of a manifest for the guards: lines, undecided lines, the receipt's outcome."""
 
-    def __init__(self, *, lines: bool) -> None:
-        self.lines = _Lines(lines)
+    def __init__(self, *, lines: bool, undecided: bool = False, outcome: str = "accepted") -> None:
+        self.lines = _Lines(lines, undecided)
+        self.receipt_outcome = outcome
 
 
 def _cases(states: list[str]) -> list[tuple[str, str, str]]:
@@ -139,9 +147,32 @@ def test_signing_refused_for_a_manifest_without_containers():
     assert "container" in refused.value.message
 
 
-def test_received_manifest_is_final():
-    assert MANIFEST_TRANSITIONS.targets_from("received") == set()
+def test_treated_and_cancelled_manifests_are_final():
+    assert MANIFEST_TRANSITIONS.targets_from("treated") == set()
     assert MANIFEST_TRANSITIONS.targets_from("cancelled") == set()
+
+
+def test_receipt_refused_while_a_line_has_no_decision():
+    # 办法 Art. 18: every line accepted, partly accepted or rejected.
+    with pytest.raises(TransitionRefused) as refused:
+        MANIFEST_TRANSITIONS.check(
+            source="delivered",
+            target="received",
+            role="receiver",
+            obj=FakeManifest(lines=True, undecided=True),
+        )
+    assert refused.value.code == "guard_failed"
+
+
+def test_treatment_refused_for_a_rejected_manifest():
+    with pytest.raises(TransitionRefused) as refused:
+        MANIFEST_TRANSITIONS.check(
+            source="received",
+            target="treated",
+            role="receiver",
+            obj=FakeManifest(lines=True, outcome="rejected"),
+        )
+    assert refused.value.code == "guard_failed"
 
 
 def test_duplicate_rows_are_refused_when_building_a_table():

@@ -96,9 +96,22 @@ def test_a_small_demo_load(loaded: DemoSummary, var_dir: Any) -> None:
     assert counts["collectors"] == len(nantong.COLLECTORS) and counts["facilities"] == 1
     assert counts["regulators"] == 1 + len(nantong.DIVISIONS)
     assert counts["bins"] == counts["service_contracts"] == DEMO_PRODUCERS
-    assert counts["readings"] == 3 * DEMO_PRODUCERS == Reading.objects.count()
+    # The loaded history, and the one reading of the walked round that opened its pickup request.
+    assert counts["readings"] == 3 * DEMO_PRODUCERS == Reading.objects.count() - 1
     assert counts["open_requests"] == PickupRequest.objects.filter(status=RequestStatus.OPEN).count() > 0
     assert Organization.objects.count() == counts["organizations"]
+
+    # The walked round: labels, a refused load, signature by code, a correction, receipt with a
+    # discrepancy, and the onward manifest in transit to the facility.
+    from greenisle.manifests.models import LoadingRefusal, Manifest
+
+    walked = Manifest.objects.get(number=loaded.round["manifest"])
+    assert (walked.status, walked.receipt_outcome, walked.version) == ("received", "partly_accepted", 2)
+    assert walked.producer_signature_method == "code"
+    assert LoadingRefusal.objects.filter(request__manifest_lines__manifest=walked).distinct().count() == 1
+    onward = Manifest.objects.get(number=loaded.round["onward_manifest"])
+    assert (onward.kind, onward.status, onward.receiver.kind) == ("onward", "in_transit", "facility")
+    assert list(onward.sources.all()) == [walked]
 
     # Registry identifiers: valid and unique 统一社会信用代码.
     usccs = list(Organization.objects.values_list("uscc", flat=True))

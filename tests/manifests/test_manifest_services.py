@@ -28,10 +28,10 @@ from greenisle.ledger.models import LedgerRecord, RecordType
 from greenisle.manifests.choices import LineDecision, ManifestStatus
 from greenisle.manifests.models import Manifest
 from greenisle.manifests.numbering import parse_number
+from greenisle.manifests.receipt import manifest_receive
 from greenisle.manifests.services import (
     manifest_add_container,
     manifest_depart,
-    manifest_receive,
     manifest_sign,
 )
 
@@ -384,11 +384,11 @@ def weights(manifest, **overrides):
     return {str(line.pk): overrides.get(line.container_code, line.weight_kg) for line in manifest.lines.all()}
 
 
-def test_receiver_confirms_weights_and_stores_each_container(world, departed_manifest):
-    lines = list(departed_manifest.lines.order_by("id"))
+def test_receiver_confirms_weights_and_stores_each_container(world, delivered_manifest):
+    lines = list(delivered_manifest.lines.order_by("id"))
     manifest = manifest_receive(
-        actor=world.receiver, manifest_id=departed_manifest.pk,
-        received_weights={lines[0].pk: "35.2", str(lines[1].pk): Decimal("12")},
+        actor=world.receiver, manifest_id=delivered_manifest.pk,
+        lines={lines[0].pk: "35.2", str(lines[1].pk): Decimal("12")},
     )  # fmt: skip
     manifest.refresh_from_db()
     assert manifest.status == ManifestStatus.RECEIVED
@@ -399,15 +399,15 @@ def test_receiver_confirms_weights_and_stores_each_container(world, departed_man
     ]
 
 
-def test_receipt_writes_storage_in_records_linked_to_the_production_batch(world, departed_manifest):
+def test_receipt_writes_storage_in_records_linked_to_the_production_batch(world, delivered_manifest):
     manifest_receive(
-        actor=world.receiver, manifest_id=departed_manifest.pk, received_weights=weights(departed_manifest)
+        actor=world.receiver, manifest_id=delivered_manifest.pk, lines=weights(delivered_manifest)
     )
     production = {
         r.container_code: r.batch_code
-        for r in LedgerRecord.objects.filter(manifest=departed_manifest, record_type=RecordType.PRODUCTION)
+        for r in LedgerRecord.objects.filter(manifest=delivered_manifest, record_type=RecordType.PRODUCTION)
     }
-    stored = LedgerRecord.objects.filter(manifest=departed_manifest, record_type=RecordType.STORAGE_IN)
+    stored = LedgerRecord.objects.filter(manifest=delivered_manifest, record_type=RecordType.STORAGE_IN)
     assert stored.count() == 2
     for record in stored:
         assert record.batch_code.startswith("HWRK")
@@ -424,62 +424,56 @@ def test_receipt_writes_storage_in_records_linked_to_the_production_batch(world,
     assert received.division_code == "320602"  # the producer's district follows its waste
 
 
-def test_missing_received_weight_is_refused_naming_the_line(world, departed_manifest):
-    first, second = departed_manifest.lines.order_by("id")
+def test_missing_received_weight_is_refused_naming_the_line(world, delivered_manifest):
+    first, second = delivered_manifest.lines.order_by("id")
     with pytest.raises(ServiceError) as refused:
-        manifest_receive(
-            actor=world.receiver, manifest_id=departed_manifest.pk, received_weights={first.pk: "35.5"}
-        )
-    assert refused.value.field == f"received_weights.{second.pk}"
-    departed_manifest.refresh_from_db()
-    assert departed_manifest.status == ManifestStatus.IN_TRANSIT
+        manifest_receive(actor=world.receiver, manifest_id=delivered_manifest.pk, lines={first.pk: "35.5"})
+    assert refused.value.field == f"lines.{second.pk}"
+    delivered_manifest.refresh_from_db()
+    assert delivered_manifest.status == ManifestStatus.DELIVERED
     assert not LedgerRecord.objects.filter(record_type=RecordType.STORAGE_IN).exists()
 
 
-def test_invalid_received_weight_is_refused_naming_the_line(world, departed_manifest):
-    line = departed_manifest.lines.get(container_code="RQ-0002")
+def test_invalid_received_weight_is_refused_naming_the_line(world, delivered_manifest):
+    line = delivered_manifest.lines.get(container_code="RQ-0002")
     with pytest.raises(ServiceError) as refused:
         manifest_receive(
             actor=world.receiver,
-            manifest_id=departed_manifest.pk,
-            received_weights=weights(departed_manifest, **{"RQ-0002": "0"}),
+            manifest_id=delivered_manifest.pk,
+            lines=weights(delivered_manifest, **{"RQ-0002": "0"}),
         )
-    assert refused.value.field == f"received_weights.{line.pk}"
+    assert refused.value.field == f"lines.{line.pk}.received_weight_kg"
 
 
-def test_weights_for_lines_not_on_the_manifest_are_refused(world, departed_manifest):
-    given = {**weights(departed_manifest), "999999": "1"}
+def test_weights_for_lines_not_on_the_manifest_are_refused(world, delivered_manifest):
+    given = {**weights(delivered_manifest), "999999": "1"}
     with pytest.raises(ServiceError) as refused:
-        manifest_receive(actor=world.receiver, manifest_id=departed_manifest.pk, received_weights=given)
-    assert refused.value.field == "received_weights"
+        manifest_receive(actor=world.receiver, manifest_id=delivered_manifest.pk, lines=given)
+    assert refused.value.field == "lines"
 
 
 @pytest.mark.parametrize("persona", ["driver", "alice", "facility_receiver"])
-def test_only_the_receiving_organisation_confirms_receipt(world, departed_manifest, persona, request):
+def test_only_the_receiving_organisation_confirms_receipt(world, delivered_manifest, persona, request):
     actor = getattr(world, persona, None) or request.getfixturevalue(persona)
     with pytest.raises(PermissionDenied):
-        manifest_receive(
-            actor=actor, manifest_id=departed_manifest.pk, received_weights=weights(departed_manifest)
-        )
+        manifest_receive(actor=actor, manifest_id=delivered_manifest.pk, lines=weights(delivered_manifest))
 
 
 def test_receipt_before_departure_is_a_conflict(world, signed_manifest):
     with pytest.raises(Conflict):
-        manifest_receive(
-            actor=world.receiver, manifest_id=signed_manifest.pk, received_weights=weights(signed_manifest)
-        )
+        manifest_receive(actor=world.receiver, manifest_id=signed_manifest.pk, lines=weights(signed_manifest))
 
 
-def test_second_receipt_is_a_conflict_and_stores_nothing_more(world, departed_manifest, make_member):
+def test_second_receipt_is_a_conflict_and_stores_nothing_more(world, delivered_manifest, make_member):
     other_receiver = make_member(world.collector, Role.RECEIVER, "night_receiver", "夜班库管")
     manifest_receive(
-        actor=world.receiver, manifest_id=departed_manifest.pk, received_weights=weights(departed_manifest)
+        actor=world.receiver, manifest_id=delivered_manifest.pk, lines=weights(delivered_manifest)
     )
     with pytest.raises(Conflict) as refused:
         manifest_receive(
             actor=other_receiver,
-            manifest_id=departed_manifest.pk,
-            received_weights=weights(departed_manifest),
+            manifest_id=delivered_manifest.pk,
+            lines=weights(delivered_manifest),
         )
     assert refused.value.status == 409
     assert LedgerRecord.objects.filter(record_type=RecordType.STORAGE_IN).count() == 2

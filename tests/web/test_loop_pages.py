@@ -84,12 +84,17 @@ def test_the_loop_through_the_pages(world, open_request, browser_as):
     # The receiver finds it on the command centre and receives it with a weight per line.
     centre = page_text(receiver.get("/command-centre/"))
     assert manifest.number in centre and f"/manifests/{manifest.pk}/receive/" in centre
+    arrival = page_text(receiver.get(f"/manifests/{manifest.pk}/receive/"))
+    assert "记录送达" in arrival and "确认接收" not in arrival
+    receiver.submit(
+        f"/manifests/{manifest.pk}/deliver/", {"next": f"/manifests/{manifest.pk}/receive/"}, follow=True
+    )
     form = page_text(receiver.get(f"/manifests/{manifest.pk}/receive/"))
-    assert "接受并入库" in form
+    assert "确认接收" in form
     lines = {line.container_code: line.pk for line in manifest.lines.all()}
     received = receiver.submit(
         f"/manifests/{manifest.pk}/receive/",
-        {f"line_{lines['RQ-0001']}": "35.20", f"line_{lines['RQ-0002']}": "11.90"},
+        {f"line_{lines['RQ-0001']}_weight": "35.20", f"line_{lines['RQ-0002']}_weight": "11.90"},
         follow=True,
     )
     assert received.redirect_chain[-1][0] == f"/manifests/{manifest.pk}/"
@@ -192,18 +197,18 @@ def test_assigning_nothing_names_the_field(world, open_request, browser_as):
     assert PickupRequest.objects.get(pk=open_request.pk).status == "open"
 
 
-def test_receive_form_shows_the_error_beside_the_line(world, departed_manifest, browser_as):
-    lines = list(departed_manifest.lines.order_by("id"))
+def test_receive_form_shows_the_error_beside_the_line(world, delivered_manifest, browser_as):
+    lines = list(delivered_manifest.lines.order_by("id"))
 
     response = browser_as(world.receiver).submit(
-        f"/manifests/{departed_manifest.pk}/receive/",
-        {f"line_{lines[0].pk}": "35", f"line_{lines[1].pk}": "0"},
+        f"/manifests/{delivered_manifest.pk}/receive/",
+        {f"line_{lines[0].pk}_weight": "35", f"line_{lines[1].pk}_weight": "0"},
     )
 
     html = page_text(response)
-    assert response.context["form"].errors.keys() == {f"line_{lines[1].pk}"}
+    assert response.context["form"].errors.keys() == {f"line_{lines[1].pk}_weight"}
     assert 'class="errorlist' in html
-    assert Manifest.objects.get().status == "in_transit"
+    assert Manifest.objects.get().status == "delivered"
     assert not LedgerRecord.objects.filter(record_type="storage_in").exists()
 
 

@@ -31,3 +31,14 @@ def add_working_days(start: dt.date, days: int) -> dt.date:
         if is_working_day(current):
             remaining -= 1
     return current
+
+
+def working_days_between(start: dt.date, end: dt.date) -> int:
+    """Working days after ``start`` up to and including ``end`` (0 when ``end`` <= ``start``)."""
+    count = 0
+    current = start
+    while current < end:
+        current += dt.timedelta(days=1)
+        if is_working_day(current):
+            count += 1
+    return count

@@ -58,6 +58,7 @@ from greenisle.demo.plan import (
     SITE_NAMES,
     Builder,
 )
+from greenisle.demo.round import demo_round
 from greenisle.demo.writer import PLANNING_SHARE, Progress, Writer
 from greenisle.devices.models import Bin, Transport
 from greenisle.dispatch.choices import RequestStatus
@@ -132,6 +133,7 @@ class DemoSummary:
     seconds: float = 0.0
     keys_file: Path | None = None
     credentials_file: Path | None = None
+    round: dict[str, str] = field(default_factory=dict)
 
 
 def demo_is_loaded() -> bool:
@@ -224,17 +226,29 @@ def demo_load(
             payload={"user": dispatcher.username, "role": second.role, "source": "load_demo"},
         )
         counts["memberships"] += 1
-        counts["open_requests"] = PickupRequest.objects.filter(status=RequestStatus.OPEN).count()
-        counts["open_requests_demo_collector"] = PickupRequest.objects.filter(
-            status=RequestStatus.OPEN, collector=builder.collectors[0]
-        ).count()
+    # A round walked through the services, as each party would on its own pages.
+    facility = Organization.objects.get(kind=OrganizationKind.FACILITY, name=nantong.FACILITY[1])
+    walked = demo_round(
+        producer=builder.demo_producer,
+        collector=builder.collectors[0],
+        facility=facility,
+        signature_code=DEMO_SIGNATURE_CODE,
+    )
+    counts["open_requests"] = PickupRequest.objects.filter(status=RequestStatus.OPEN).count()
+    counts["open_requests_demo_collector"] = PickupRequest.objects.filter(
+        status=RequestStatus.OPEN, collector=builder.collectors[0]
+    ).count()
     report(1.0, "完成 done")
     path = write_credentials(creds)
     counts.update(
         {f"transport_{t}": sum(1 for d, _ in plan.bins if d.transport == t) for t in sorted(Transport.values)}
     )
     return DemoSummary(
-        counts=counts, seconds=time.monotonic() - started, keys_file=keys_path(), credentials_file=path
+        counts=counts,
+        seconds=time.monotonic() - started,
+        keys_file=keys_path(),
+        credentials_file=path,
+        round=walked,
     )
 
 

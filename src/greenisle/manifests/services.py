@@ -1,10 +1,14 @@
-"""Manifest workflow at the stop and at receipt. Each transition: lock, check table, write, audit."""
+"""Manifest workflow at the stop, on the road and at delivery. Each transition: lock, check the table
+and its guards, write, and record the audit event, in one transaction. Receipt and treatment are in
+:mod:`.receipt`, corrections in :mod:`.corrections`, paper manifests in :mod:`.paper`."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,16 +17,18 @@ from greenisle.accounts.permissions import DRIVER_ROLES, RECEIVE_ROLES, membersh
 from greenisle.audit.services import event_record, transition_apply
 from greenisle.catalog.models import WASTE_CODE_RE, WasteCode
 from greenisle.core.counters import counter_next
-from greenisle.core.errors import NotFound, PermissionDenied, ServiceError
+from greenisle.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
+from greenisle.core.workdays import add_working_days
 from greenisle.dispatch.choices import RequestStatus, TripStatus
 from greenisle.dispatch.models import PickupRequest, Trip
 from greenisle.dispatch.services import request_mark_collected
 from greenisle.ledger.models import LedgerRecord, RecordType
 from greenisle.ledger.services import ledger_record_add
-from greenisle.manifests.choices import LineDecision, ManifestStatus, SignatureMethod
+from greenisle.manifests.choices import ManifestKind, ManifestStatus, SignatureMethod
 from greenisle.manifests.models import Manifest, ManifestLine, ManifestSerial
 from greenisle.manifests.numbering import format_number
 from greenisle.manifests.transitions import MANIFEST_TRANSITIONS
+from greenisle.manifests.validation import ManifestInvalid, manifest_check
 from greenisle.organizations.identifiers import province_city
 from greenisle.organizations.models import ServiceContract, Site
 
@@ -31,6 +37,56 @@ def manifest_number_next(*, division_code: str, year: int) -> str:
     """办法 Art. 15: year + province + city + a per-city serial from a row-locked counter. Never reused."""
     region = province_city(division_code)
     return format_number(year, region, counter_next(ManifestSerial, province_city=region, year=year))
+
+
+def party_roles(manifest: Manifest, membership: Any) -> set[str]:
+    """The roles the member's organisation plays on this manifest (see :mod:`.transitions`)."""
+    roles: set[str] = set()
+    org_id = membership.organization_id
+    if org_id == manifest.producer_id:
+        roles.add("producer")
+    if org_id == manifest.carrier_id and membership.role in DRIVER_ROLES:
+        roles.add("carrier")
+    if org_id == manifest.receiver_id and membership.role in RECEIVE_ROLES:
+        roles.add("receiver")
+    return roles
+
+
+def role_for(manifest: Manifest, membership: Any, target: str) -> str:
+    """The role under which this member may take the manifest to ``target``: Conflict when no row
+    leads there from the manifest's state, PermissionDenied when the member plays none of its roles."""
+    row = next(
+        (r for r in MANIFEST_TRANSITIONS.rows if r.source == manifest.status and r.target == target), None
+    )
+    if row is None:
+        raise Conflict(
+            f"联单状态为 {manifest.status}，不能变为 {target} / manifest is {manifest.status}, cannot become {target}",
+            field="status",
+            code="transition_not_allowed",
+        )
+    mine = sorted(party_roles(manifest, membership) & row.roles)
+    if not mine:
+        raise PermissionDenied(
+            f"您的单位在此联单上无权执行 / your organisation may not take this manifest to {target}",
+            field="manifest_id",
+            code="role_not_allowed",
+        )
+    return mine[0]
+
+
+def manifest_actions(manifest: Manifest, membership: Any) -> set[str]:
+    """The states this member may take the manifest to now: what pages offer as buttons, from the
+    same table the services enforce."""
+    mine = party_roles(manifest, membership)
+    return {
+        row.target for row in MANIFEST_TRANSITIONS.rows if row.source == manifest.status and mine & row.roles
+    }
+
+
+def signature_time(previous: dt.datetime | None) -> dt.datetime:
+    """Now, but never earlier than the previous party's signature (clocks of two servers differ)."""
+    now = timezone.now()
+    return max(now, previous) if previous is not None else now
 
 
 def _events(manifest: Manifest) -> dict[str, Any]:
@@ -65,12 +121,9 @@ def _receiver_site(collector: Any) -> Site | None:
     return collector.sites.order_by("created_at").first()
 
 
-@transaction.atomic
-def manifest_add_container(
-    *, actor: Any, request_id: Any, waste_code: str, weight_kg: Any, container_code: str
-) -> ManifestLine:
-    """At the stop the driver records one weighed container. The producer's draft manifest for this trip
-    is created on the first container (办法 Art. 16: one manifest per producer per trip)."""
+def driver_request(actor: Any, request_id: Any) -> tuple[PickupRequest, Trip]:
+    """The request at a stop, locked, when the actor is the trip's driver (or its dispatcher) and the
+    waste is still waiting for collection."""
     membership = membership_of(actor)
     request = (
         PickupRequest.objects.select_for_update(of=("self",))  # bin and stop are outer joins: see _lock
@@ -91,6 +144,16 @@ def manifest_add_container(
         )
     if request.status != RequestStatus.ASSIGNED:
         raise ServiceError("请求已收运 / request is no longer waiting for collection", field="request_id")
+    return request, trip
+
+
+@transaction.atomic
+def manifest_add_container(
+    *, actor: Any, request_id: Any, waste_code: str, weight_kg: Any, container_code: str
+) -> ManifestLine:
+    """At the stop the driver records one weighed container. The producer's draft manifest for this trip
+    is created on the first container (办法 Art. 16: one manifest per producer per trip)."""
+    request, trip = driver_request(actor, request_id)
     container_code = (container_code or "").strip()
     # Control characters would end up on labels and QR codes; NUL is refused by PostgreSQL (a 500).
     if not container_code or len(container_code) > 64 or not container_code.isprintable():
@@ -195,6 +258,9 @@ def manifest_sign(
     Its requests count as collected and its ledger gets a production record per container."""
     manifest = _lock(manifest_id)
     role = _signing_role(manifest, actor, method, signature_code)
+    report = manifest_check(manifest)
+    if report.errors and manifest.status == ManifestStatus.DRAFT:
+        raise ManifestInvalid(report)
     now = timezone.now()
     organization = membership_of(actor).organization
     transition_apply(
@@ -204,7 +270,10 @@ def manifest_sign(
         role=role,
         actor=actor,
         organization=organization,
-        payload={"method": method},
+        payload={
+            "method": method,
+            **({"warnings": [w.as_dict() for w in report.warnings]} if report.warnings else {}),
+        },
         extra_fields={
             "producer_signed_at": now,
             "producer_signed_by": actor if method == SignatureMethod.SESSION else None,
@@ -213,12 +282,27 @@ def manifest_sign(
         **_events(manifest),
     )
     lines = list(manifest.lines.select_related("waste_code", "request"))
+    onward = manifest.kind == ManifestKind.ONWARD
+    stored = (
+        {
+            r.container_code: r.batch_code
+            for r in LedgerRecord.objects.filter(
+                organization=manifest.producer,
+                record_type=RecordType.STORAGE_IN,
+                manifest_id__in=manifest.sources.values("pk"),
+            )
+        }
+        if onward
+        else {}
+    )
     seen: set[Any] = set()
     for line in lines:
+        # A producer's container is produced now; a collector's onward container leaves its storage
+        # (HJ 1259 Appendix B: HWCS… production, HWCK… storage-out, linked to the HWRK… storage-in).
         ledger_record_add(
             organization=manifest.producer,
             site=manifest.producer_site,
-            record_type=RecordType.PRODUCTION,
+            record_type=RecordType.STORAGE_OUT if onward else RecordType.PRODUCTION,
             waste_code=line.waste_code,
             container_code=line.container_code,
             weight_kg=line.weight_kg,
@@ -226,6 +310,7 @@ def manifest_sign(
             actor=actor,
             manifest=manifest,
             counterparty=manifest.receiver,
+            source_batch_code=stored.get(line.container_code, ""),
         )
         if line.request_id and line.request_id not in seen:
             seen.add(line.request_id)
@@ -242,21 +327,18 @@ def manifest_sign(
 
 @transaction.atomic
 def manifest_depart(*, actor: Any, manifest_id: Any) -> Manifest:
-    """The carrier loads and leaves: the transfer is under way."""
+    """The carrier signs for the load and leaves (办法 Art. 13): the transfer is under way."""
     manifest = _lock(manifest_id)
     membership = membership_of(actor)
-    if membership.organization_id != manifest.carrier_id or membership.role not in DRIVER_ROLES:
-        raise PermissionDenied(
-            "只有承运单位司机可确认出发 / only the carrier's driver departs", field="manifest_id"
-        )
+    role = role_for(manifest, membership, ManifestStatus.IN_TRANSIT)
     transition_apply(
         table=MANIFEST_TRANSITIONS,
         obj=manifest,
         target=ManifestStatus.IN_TRANSIT,
-        role="carrier",
+        role=role,
         actor=actor,
         organization=membership.organization,
-        extra_fields={"departed_at": timezone.now()},
+        extra_fields={"departed_at": signature_time(manifest.producer_signed_at), "departed_by": actor},
         **_events(manifest),
     )
     if manifest.trip and manifest.trip.status == TripStatus.PLANNED:
@@ -265,63 +347,48 @@ def manifest_depart(*, actor: Any, manifest_id: Any) -> Manifest:
 
 
 @transaction.atomic
-def manifest_receive(*, actor: Any, manifest_id: Any, received_weights: dict[str, Any]) -> Manifest:
-    """The receiver weighs each line and accepts; the warehouse ledger gets a storage-in record per container.
-
-    ``received_weights`` maps each line id to its received weight in kg; every line must be given.
-    """
+def manifest_deliver(*, actor: Any, manifest_id: Any) -> Manifest:
+    """The load arrives at the receiver. 办法 Art. 18: the receiver's confirmation is due within
+    5 working days of this day, counted on the official calendar."""
     manifest = _lock(manifest_id)
     membership = membership_of(actor)
-    if membership.organization_id != manifest.receiver_id or membership.role not in RECEIVE_ROLES:
-        raise PermissionDenied(
-            "只有接收单位可确认接收 / only the receiver confirms receipt", field="manifest_id"
-        )
-    lines = list(manifest.lines.select_related("waste_code").order_by("id"))
-    given = {str(k): v for k, v in (received_weights or {}).items()}
-    weights: dict[int, Decimal] = {}
-    for line in lines:
-        field = f"received_weights.{line.pk}"
-        if str(line.pk) not in given:
-            raise ServiceError(
-                f"缺少容器 {line.container_code} 的接收重量 / received weight missing", field=field
-            )
-        weights[line.pk] = _weight(given.pop(str(line.pk)), field)
-    if given:
-        raise ServiceError("包含不属于本联单的行 / lines not on this manifest", field="received_weights")
-    now = timezone.now()
+    role = role_for(manifest, membership, ManifestStatus.DELIVERED)
+    at = signature_time(manifest.departed_at)
+    due = add_working_days(
+        timezone.localtime(at).date(), settings.GREENISLE["RECEIPT_CONFIRMATION_WORKING_DAYS"]
+    )
     transition_apply(
         table=MANIFEST_TRANSITIONS,
         obj=manifest,
-        target=ManifestStatus.RECEIVED,
-        role="receiver",
+        target=ManifestStatus.DELIVERED,
+        role=role,
         actor=actor,
         organization=membership.organization,
-        payload={"received_kg": {str(k): str(v) for k, v in weights.items()}},
-        extra_fields={"received_at": now, "received_by": actor},
+        payload={"receipt_due_on": due.isoformat()},
+        extra_fields={"delivered_at": at, "delivered_by": actor, "receipt_due_on": due},
         **_events(manifest),
     )
-    production = {
-        r.container_code: r.batch_code
-        for r in LedgerRecord.objects.filter(manifest=manifest, record_type=RecordType.PRODUCTION)
-    }
-    site = manifest.receiver_site or _receiver_site(manifest.receiver)
-    if site is None:
-        raise ServiceError("接收单位没有贮存场所 / the receiver has no storage site", field="receiver_site")
-    for line in lines:
-        line.received_weight_kg = weights[line.pk]
-        line.decision = LineDecision.ACCEPTED
-        line.save(update_fields=["received_weight_kg", "decision", "updated_at"])
-        ledger_record_add(
-            organization=manifest.receiver,
-            site=site,
-            record_type=RecordType.STORAGE_IN,
-            waste_code=line.waste_code,
-            container_code=line.container_code,
-            weight_kg=weights[line.pk],
-            occurred_at=now,
-            actor=actor,
-            manifest=manifest,
-            counterparty=manifest.producer,
-            source_batch_code=production.get(line.container_code, ""),
-        )
+    return manifest
+
+
+@transaction.atomic
+def manifest_cancel(*, actor: Any, manifest_id: Any, reason: str) -> Manifest:
+    """Call a transfer off before the producer signs: producer or carrier, with a reason."""
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 300:
+        raise ServiceError("请填写取消原因（不超过300字） / give a reason (≤ 300 characters)", field="reason")
+    manifest = _lock(manifest_id)
+    membership = membership_of(actor)
+    role = role_for(manifest, membership, ManifestStatus.CANCELLED)
+    transition_apply(
+        table=MANIFEST_TRANSITIONS,
+        obj=manifest,
+        target=ManifestStatus.CANCELLED,
+        role=role,
+        actor=actor,
+        organization=membership.organization,
+        payload={"reason": reason},
+        extra_fields={"cancelled_at": timezone.now(), "cancel_reason": reason},
+        **_events(manifest),
+    )
     return manifest

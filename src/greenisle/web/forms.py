@@ -48,19 +48,67 @@ class SignatureCodeForm(forms.Form):
 
 
 class ReceiveForm(forms.Form):
+    """Per line: received weight, discrepancies (办法 Art. 18), decision and, when partly accepted,
+    the accepted weight. The service decides what is valid and names the line's field at fault."""
+
     def __init__(self, *args: Any, lines: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        from greenisle.manifests.choices import Discrepancy, LineDecision
+
+        self.line_ids = [line.pk for line in lines]
         for line in lines:
-            self.fields[f"line_{line.pk}"] = forms.DecimalField(
-                label=f"{line.container_code} · {line.waste_code.code}",
+            p = f"line_{line.pk}"
+            self.fields[f"{p}_weight"] = forms.DecimalField(
+                label=_("Received weight (kg)"),
                 min_value=Decimal("0.01"),
                 max_value=Decimal("100000"),
                 decimal_places=2,
                 initial=line.weight_kg,
             )
+            self.fields[f"{p}_discrepancies"] = forms.MultipleChoiceField(
+                label=_("Discrepancies"),
+                choices=Discrepancy.choices,
+                required=False,
+                widget=forms.CheckboxSelectMultiple,
+            )
+            self.fields[f"{p}_decision"] = forms.ChoiceField(
+                label=_("Decision"),
+                choices=[("", _("Accept (no discrepancy)")), *LineDecision.choices],
+                required=False,
+            )
+            self.fields[f"{p}_accepted"] = forms.DecimalField(
+                label=_("Accepted weight (kg)"),
+                min_value=Decimal("0.01"),
+                max_value=Decimal("100000"),
+                decimal_places=2,
+                required=False,
+            )
+            self.fields[f"{p}_note"] = forms.CharField(label=_("Note"), max_length=300, required=False)
 
-    def weights(self) -> dict[str, Decimal]:
-        return {name.removeprefix("line_"): value for name, value in self.cleaned_data.items()}
+    def rows(self, lines: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "line": line,
+                "fields": [
+                    self[f"line_{line.pk}_{n}"]
+                    for n in ("weight", "discrepancies", "decision", "accepted", "note")
+                ],
+            }
+            for line in lines
+        ]
+
+    def receipts(self) -> dict[str, dict[str, Any]]:
+        data = self.cleaned_data
+        return {
+            str(pk): {
+                "received_weight_kg": data[f"line_{pk}_weight"],
+                "discrepancies": data[f"line_{pk}_discrepancies"],
+                "decision": data[f"line_{pk}_decision"],
+                "accepted_weight_kg": data[f"line_{pk}_accepted"],
+                "note": data[f"line_{pk}_note"],
+            }
+            for pk in self.line_ids
+        }
 
 
 class BinForm(forms.Form):

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from greenisle.web import views, views_bins, views_plans, views_tracking
+from greenisle.web import views, views_bins, views_labels, views_manifests, views_plans, views_tracking
 
 app_name = "web"
 urlpatterns = [
@@ -40,10 +40,31 @@ urlpatterns = [
     path("trips/<uuid:trip_id>/", views.trip_detail, name="trip"),
     path("trips/<uuid:trip_id>.geojson", views_plans.trip_geojson_view, name="trip_geojson"),
     path("manifests/", views.manifests_list, name="manifests"),
-    path("manifests/<uuid:manifest_id>/", views.manifest_detail, name="manifest"),
+    path("manifests/paper/", views_manifests.paper, name="manifest_paper"),
+    path("manifests/onward/", views_manifests.onward, name="manifest_onward"),
+    path("notifications/", views_manifests.notifications, name="notifications"),
+    path("labels/", views_labels.labels, name="labels"),
+    path("labels/sheet.pdf", views_labels.labels_sheet, name="labels_sheet"),
+    path("c/<str:code>/", views_labels.container_page, name="container"),
+    path("c/<str:code>/label.pdf", views_labels.label_pdf, name="label_pdf"),
+    path("driver/requests/<uuid:request_id>/load/", views_labels.load, name="load"),
+    path("manifests/<uuid:manifest_id>/document.pdf", views_labels.manifest_document, name="manifest_pdf"),
+    path("manifests/<uuid:manifest_id>/", views_manifests.manifest_detail, name="manifest"),
+    path("manifests/<uuid:manifest_id>/deliver/", views_manifests.deliver, name="deliver"),
+    path("manifests/<uuid:manifest_id>/treatment/", views_manifests.treatment, name="treatment"),
+    path("manifests/<uuid:manifest_id>/cancel/", views_manifests.cancel, name="cancel"),
+    path("manifests/<uuid:manifest_id>/corrections/", views_manifests.correction_new, name="correction_new"),
+    path(
+        "manifests/<uuid:manifest_id>/versions/<int:version>/",
+        views_manifests.version,
+        name="manifest_version",
+    ),
+    path(
+        "corrections/<uuid:correction_id>/", views_manifests.correction_decision, name="correction_decision"
+    ),
     path("manifests/<uuid:manifest_id>/sign/", views.sign, name="sign"),
     path("manifests/<uuid:manifest_id>/depart/", views.depart, name="depart"),
-    path("manifests/<uuid:manifest_id>/receive/", views.receive, name="receive"),
+    path("manifests/<uuid:manifest_id>/receive/", views_manifests.receive, name="receive"),
     path("ledger/", views.ledger, name="ledger"),
     path("audit/", views.audit, name="audit"),
 ]

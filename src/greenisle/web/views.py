@@ -34,16 +34,15 @@ from greenisle.dispatch.selectors import (
 from greenisle.dispatch.services import trip_assign
 from greenisle.ledger.selectors import ledger_list_visible_to
 from greenisle.manifests.choices import ManifestStatus, SignatureMethod
-from greenisle.manifests.selectors import manifest_get_visible_to, manifest_list_visible_to, object_timeline
+from greenisle.manifests.selectors import manifest_list_visible_to, object_timeline
 from greenisle.manifests.services import (
     manifest_add_container,
     manifest_depart,
-    manifest_receive,
     manifest_sign,
 )
 from greenisle.supervision.selectors import division_overview
 from greenisle.telemetry.models import Alert
-from greenisle.web.forms import AssignForm, ContainerForm, ReceiveForm, SignatureCodeForm
+from greenisle.web.forms import AssignForm, ContainerForm, SignatureCodeForm
 
 PAGE_SIZE = 50
 
@@ -317,26 +316,6 @@ def depart(request: HttpRequest, manifest_id: Any) -> HttpResponse:
     return redirect("web:driver")
 
 
-@role_required("collector", {Role.ADMIN, Role.DISPATCHER, Role.RECEIVER})
-def receive(request: HttpRequest, manifest_id: Any) -> HttpResponse:
-    manifest = manifest_get_visible_to(request.user, manifest_id)
-    if manifest is None:
-        raise Http404
-    lines = list(manifest.lines.all())
-    form = ReceiveForm(request.POST or None, lines=lines)
-    if request.method == "POST" and form.is_valid():
-        ok = _service_call(
-            request,
-            lambda: manifest_receive(
-                actor=request.user, manifest_id=manifest.pk, received_weights=form.weights()
-            ),
-            _("Receipt confirmed; the ledger has its storage-in records."),
-        )
-        if ok:
-            return redirect("web:manifest", manifest_id=manifest.pk)
-    return render(request, "web/receive.html", {"manifest": manifest, "form": form})
-
-
 @role_required("regulator")
 def regulator_home(request: HttpRequest) -> HttpResponse:
     user = request.user
@@ -472,30 +451,6 @@ def manifests_list(request: HttpRequest) -> HttpResponse:
             "page": _page(request, manifest_list_visible_to(request.user, status=status)),
             "status": status,
             "statuses": ManifestStatus.choices,
-        },
-    )
-
-
-@login_required
-def manifest_detail(request: HttpRequest, manifest_id: Any) -> HttpResponse:
-    manifest = manifest_get_visible_to(request.user, manifest_id)
-    if manifest is None:
-        raise Http404
-    kind, _role = _kind(request)
-    return render(
-        request,
-        "web/manifest_detail.html",
-        {
-            "manifest": manifest,
-            "can_sign": kind == "producer" and manifest.status == ManifestStatus.DRAFT,
-            "can_receive": (
-                kind == "collector"
-                and manifest.status == ManifestStatus.IN_TRANSIT
-                and request.user.current_membership.organization_id == manifest.receiver_id
-            ),  # type: ignore[union-attr]
-            "timeline": object_timeline(
-                request.user, object_type="manifests.manifest", object_id=manifest.pk
-            ),
         },
     )
 

@@ -68,6 +68,11 @@ class Command(BaseCommand):
         bar.finish()
         counts = ", ".join(f"{name} {value}" for name, value in summary.counts.items())
         self.stdout.write(self.style.SUCCESS(f"loaded in {summary.seconds:.1f} s: {counts}"))
+        if summary.round:
+            self.stdout.write(
+                f"a round walked: manifest {summary.round['manifest']} (received with a discrepancy and a "
+                f"correction), onward manifest {summary.round['onward_manifest']} in transit to the facility"
+            )
         self.stdout.write(f"device keys: {summary.keys_file}")
         self.stdout.write(f"device credentials (HTTP, MQTT, HJ 212): {summary.credentials_file}")
         if not options["no_logins"]:
