@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "greenisle.manifests",
     "greenisle.ledger",
+    "greenisle.plans",
     "greenisle.supervision",
     "greenisle.notifications",
     "greenisle.api",
@@ -196,6 +197,10 @@ GREENISLE = {
     # A received weight differing from the manifest's by more than this is a quantity discrepancy
     # (办法 Art. 18); a label's weight differing from the scale by more stops the loading (Art. 13).
     "RECEIPT_WEIGHT_TOLERANCE_PCT": float(os.environ.get("GREENISLE_RECEIPT_WEIGHT_TOLERANCE_PCT", "5")),
+    # 办法 Art. 14: a manifest whose waste code or receiver is not in the producer's filed plan is
+    # an error, or only a warning for registration-class producers (HJ 1259 §4.2) unless set here.
+    "PLAN_CHECK_REGISTRATION_SEVERITY": os.environ.get("GREENISLE_PLAN_CHECK_REGISTRATION_SEVERITY", "warning"),
+    "PLAN_CHECK_SEVERITY": os.environ.get("GREENISLE_PLAN_CHECK_SEVERITY", "error"),
     # A CJK font for PDF documents: "path" or "path:index" (a collection); empty = ask fontconfig.
     "PDF_FONT": os.environ.get("GREENISLE_PDF_FONT", ""),
     "LABEL_WEIGHT_TOLERANCE_PCT": float(os.environ.get("GREENISLE_LABEL_WEIGHT_TOLERANCE_PCT", "5")),

@@ -42,6 +42,7 @@ from factories import (
     UserFactory,
     VehicleFactory,
     division,
+    waste_code,
 )
 
 from greenisle.accounts.choices import Role
@@ -216,6 +217,24 @@ def vehicle(collector: Organization) -> Vehicle:
     return VehicleFactory(collector=collector, plate="苏F12345危")
 
 
+@pytest.fixture
+def filed_plan(producer_site: Site, collector: Organization) -> Any:
+    """Alice's site's management plan for this year, filed (办法 Art. 14): her codes, to the collector."""
+    from greenisle.plans.models import ManagementPlan, PlanStatus, PlanWaste
+
+    plan = ManagementPlan.objects.create(
+        site=producer_site,
+        year=timezone.localdate().year,
+        status=PlanStatus.FILED,
+        filing_number=f"NT-{timezone.localdate().year}-0001",
+        filed_at=timezone.now(),
+    )
+    for code in LICENSED_CODES:
+        row = PlanWaste.objects.create(plan=plan, waste_code=waste_code(code), annual_t=Decimal("2"))
+        row.receivers.add(collector)
+    return plan
+
+
 @dataclass
 class World:
     producer: Organization
@@ -244,8 +263,10 @@ def world(
     dispatcher: User,
     driver: User,
     receiver: User,
+    filed_plan: Any,
 ) -> World:
-    """Alice's workshop in 320602 with a bin, served by the collector (warehouse, truck, staff)."""
+    """Alice's workshop in 320602 with a bin and a filed management plan, served by the collector
+    (warehouse, truck, staff)."""
     return World(
         producer,
         producer_site,

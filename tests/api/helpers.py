@@ -33,6 +33,9 @@ class JsonClient:
     def get(self, path: str, **params: Any) -> Any:
         return self.client.get(f"{API}{path}", params, headers=self.headers)
 
+    def delete(self, path: str) -> Any:
+        return self.client.delete(f"{API}{path}", headers=self.headers)
+
     def post(self, path: str, body: Any = None, **headers: str) -> Any:
         return self.client.post(
             f"{API}{path}",

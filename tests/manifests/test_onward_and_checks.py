@@ -138,3 +138,40 @@ def test_a_licence_about_to_expire_is_a_warning_recorded_with_the_signature(worl
     manifest_sign(actor=world.alice, manifest_id=draft_manifest.pk, method="session")
     event = Event.objects.get(action="manifests.manifest.signed")
     assert [w["code"] for w in event.payload["warnings"]] == ["receiver_licence_expiring"]
+
+
+# --- 办法 Art. 14: the producer's filed management plan ----------------------------------------------
+
+
+def test_art14_a_code_off_the_plan_of_a_registration_class_site_is_a_warning(
+    world, draft_manifest, filed_plan
+):
+    from greenisle.audit.models import Event
+
+    filed_plan.wastes.filter(waste_code__code="900-041-49").delete()
+    manifest_sign(actor=world.alice, manifest_id=draft_manifest.pk, method="session")
+    warnings = Event.objects.get(action="manifests.manifest.signed").payload["warnings"]
+    assert [(w["code"], w["field"]) for w in warnings] == [("plan_code", "lines.900-041-49")]
+
+
+def test_art14_for_a_simplified_class_site_a_receiver_off_the_plan_blocks_the_signature(
+    world, draft_manifest, filed_plan, collector_b
+):
+    filed_plan.management_class = "simplified"
+    filed_plan.save(update_fields=["management_class"])
+    for row in filed_plan.wastes.all():
+        row.receivers.set([collector_b])
+    with pytest.raises(ManifestInvalid) as refused:
+        manifest_sign(actor=world.alice, manifest_id=draft_manifest.pk, method="session")
+    assert [e["code"] for e in refused.value.as_dict()["errors"]] == ["plan_receiver", "plan_receiver"]
+
+
+def test_art14_no_filed_plan_is_a_warning_by_default_and_an_error_when_configured(
+    world, draft_manifest, filed_plan, settings
+):
+    filed_plan.status = "draft"
+    filed_plan.save(update_fields=["status"])
+    settings.GREENISLE = {**settings.GREENISLE, "PLAN_CHECK_REGISTRATION_SEVERITY": "error"}
+    with pytest.raises(ManifestInvalid) as refused:
+        manifest_sign(actor=world.alice, manifest_id=draft_manifest.pk, method="session")
+    assert refused.value.report.errors[0].code == "plan_missing"

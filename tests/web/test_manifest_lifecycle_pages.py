@@ -234,3 +234,53 @@ def test_api_load_answers_422_with_the_refusal_and_201_with_the_line(world, open
     assert loaded.status_code == 201 and loaded.json()["container_code"] == code
     label = client.get(f"/containers/{code}/label.pdf", layout="a4")
     assert label.status_code == 200 and label.content.startswith(b"%PDF")
+
+
+def test_a_draft_shows_its_checks_and_the_api_reports_them(world, draft_manifest, filed_plan, browser_as):
+    filed_plan.wastes.filter(waste_code__code="900-041-49").delete()
+    page = page_text(browser_as(world.alice).get(f"/manifests/{draft_manifest.pk}/"))
+    assert "签署前检查" in page and "900-041-49 不在已备案的管理计划中" in page
+    report = JsonClient(bearer_headers(world.alice)).get(f"/manifests/{draft_manifest.pk}/check").json()
+    assert report["errors"] == [] and [w["code"] for w in report["warnings"]] == ["plan_code"]
+
+
+def test_the_facility_receives_an_onward_manifest_on_its_pages(
+    world, delivered_manifest, facility, facility_receiver, browser_as
+):
+    from greenisle.manifests.receipt import manifest_receive
+    from greenisle.manifests.services import manifest_depart, manifest_sign
+
+    manifest_receive(
+        actor=world.receiver,
+        manifest_id=delivered_manifest.pk,
+        lines={line.pk: line.weight_kg for line in delivered_manifest.lines.all()},
+    )
+    dispatcher = browser_as(world.dispatcher)
+    stock = page_text(dispatcher.get("/manifests/onward/"))
+    assert "RQ-0001" in stock and "RQ-0002" in stock
+    drafted = dispatcher.submit(
+        "/manifests/onward/",
+        {
+            "receiver_id": str(facility.pk),
+            "line_ids": [str(line.pk) for line in delivered_manifest.lines.all()],
+        },
+        follow=True,
+    )
+    assert "转运联单已生成" in messages_of(drafted)[0]
+    onward = Manifest.objects.get(kind="onward")
+    assert delivered_manifest.number in page_text(drafted)
+    manifest_sign(actor=world.dispatcher, manifest_id=onward.pk, method="session")
+    manifest_depart(actor=world.driver, manifest_id=onward.pk)
+    plant = browser_as(facility_receiver)
+    assert onward.number in page_text(plant.get("/facility/"))
+    plant.submit(f"/manifests/{onward.pk}/deliver/", follow=True)
+    lines = list(onward.lines.order_by("id"))
+    done = plant.submit(
+        f"/manifests/{onward.pk}/receive/",
+        {f"line_{line.pk}_weight": str(line.weight_kg) for line in lines},
+        follow=True,
+    )
+    assert "已确认接收" in messages_of(done)[0]
+    treated = plant.submit(f"/manifests/{onward.pk}/treatment/", {"method": "D10"}, follow=True)
+    assert "已记录利用处置。" in messages_of(treated)
+    assert Manifest.objects.get(pk=onward.pk).status == "treated"

@@ -57,6 +57,7 @@ def _mount() -> None:
     from greenisle.dispatch.api import router as dispatch
     from greenisle.ledger.api import router as ledger
     from greenisle.manifests.api import router as manifests
+    from greenisle.notifications.api import router as notifications
     from greenisle.telemetry.api import router as telemetry
 
     api.add_router("/", accounts)
@@ -64,6 +65,7 @@ def _mount() -> None:
     api.add_router("/", devices)
     api.add_router("/", dispatch)
     api.add_router("/", manifests)
+    api.add_router("/", notifications)
     api.add_router("/", ledger)
     api.add_router("/", audit)
 

@@ -8,6 +8,7 @@ facility. The facility's receiver finds that onward manifest in transit and rece
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -66,6 +67,7 @@ def demo_round(
         driver_id=driver.pk,
         service_date=timezone.localdate(),
     )
+    _file_plan(device, collector)
     labels = [
         container_label(
             actor=clerk,
@@ -115,3 +117,25 @@ def demo_round(
     manifest_sign(actor=dispatcher, manifest_id=onward.pk, method="session")
     manifest_depart(actor=driver, manifest_id=onward.pk)
     return {"trip": str(trip.pk), "manifest": manifest.number, "onward_manifest": onward.number}
+
+
+def _file_plan(device: Bin, collector: Organization) -> None:
+    """The demo producer's site has filed this year's management plan: its bin's codes, to its
+    collector (办法 Art. 14 checks manifests against it)."""
+    from greenisle.plans.models import ManagementPlan, PlanStatus, PlanWaste
+
+    year = timezone.localdate().year
+    plan, _created = ManagementPlan.objects.get_or_create(
+        site_id=device.site_id,
+        year=year,
+        defaults={
+            "status": PlanStatus.FILED,
+            "filing_number": f"NT-{year}-DEMO-0001",
+            "filed_at": timezone.now(),
+        },
+    )
+    for code in device.waste_codes.all():
+        row, _ = PlanWaste.objects.get_or_create(
+            plan=plan, waste_code=code, defaults={"annual_t": Decimal("1.5")}
+        )
+        row.receivers.add(collector)

@@ -27,6 +27,7 @@ from greenisle.manifests.services import (
     manifest_depart,
     manifest_sign,
 )
+from greenisle.manifests.validation import manifest_check
 
 router = Router(tags=["manifests"], auth=person_auth)
 WRITE_ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
@@ -429,6 +430,20 @@ def decide_correction(request: HttpRequest, correction_id: uuid.UUID, payload: D
 @router.get("/manifests/{manifest_id}", response={200: ManifestDetailOut, 404: ErrorOut})
 def get_manifest(request: HttpRequest, manifest_id: uuid.UUID) -> Any:
     return _detail(request, manifest_id)
+
+
+class CheckOut(Schema):
+    errors: list[dict[str, str]]
+    warnings: list[dict[str, str]]
+
+
+@router.get(
+    "/manifests/{manifest_id}/check",
+    response={200: CheckOut, 404: ErrorOut},
+    summary="The checks a signature runs (licences, permits, the filed management plan): errors and warnings",
+)
+def check(request: HttpRequest, manifest_id: uuid.UUID) -> Any:
+    return manifest_check(_detail(request, manifest_id)).as_dict()
 
 
 @router.get(

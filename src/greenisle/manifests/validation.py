@@ -5,6 +5,11 @@
 - The vehicle's dangerous-goods road transport permit is in force, and where the truck's permit lists
   waste codes, each line's code is among them.
 
+- 办法 Art. 14: the waste code and the receiver are in the producer's filed management plan for the
+  year. For a registration-class site (HJ 1259 §4.2: < 10 t a year, most small producers) or one
+  without a filed plan this is a warning, otherwise an error; both severities are configuration
+  (``PLAN_CHECK_REGISTRATION_SEVERITY``, ``PLAN_CHECK_SEVERITY``).
+
 Errors block the signature; warnings are recorded with it and shown.
 """
 
@@ -14,6 +19,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from greenisle.core.errors import ServiceError
@@ -110,6 +116,10 @@ def manifest_check(manifest: Any, *, day: dt.date | None = None) -> Report:
                         f"接受人许可证 {lic.number} 将于 {lic.valid_to} 到期 / licence {lic.number} expires {lic.valid_to}",
                     )
                 )
+    if (
+        manifest.kind == "collection"
+    ):  # an onward shipment's consignor is a licensed collector, not a producer
+        findings += _plan_findings(manifest, day, codes)
     vehicle = manifest.vehicle
     if vehicle is not None:
         if vehicle.dg_permit_valid_to < day:
@@ -134,6 +144,53 @@ def manifest_check(manifest: Any, *, day: dt.date | None = None) -> Report:
                     )
                 )
     return Report(tuple(findings))
+
+
+def _plan_findings(manifest: Any, day: dt.date, codes: dict[str, Any]) -> list[Finding]:
+    from greenisle.plans.models import ManagementClass, ManagementPlan, PlanStatus
+
+    plan = (
+        ManagementPlan.objects.filter(
+            site_id=manifest.producer_site_id, year=day.year, status=PlanStatus.FILED
+        )
+        .prefetch_related("wastes__receivers", "wastes__waste_code")
+        .first()
+    )
+    light = plan is None or plan.management_class == ManagementClass.REGISTRATION
+    severity = settings.GREENISLE["PLAN_CHECK_REGISTRATION_SEVERITY" if light else "PLAN_CHECK_SEVERITY"]
+    if plan is None:
+        return [
+            Finding(
+                "plan_missing",
+                severity,
+                "producer_site",
+                f"移出人 {day.year} 年没有已备案的管理计划 / no filed management plan for {day.year} (办法 Art. 14)",
+            )
+        ]
+    planned = {w.waste_code.code: w for w in plan.wastes.all()}
+    out: list[Finding] = []
+    for code in sorted(codes):
+        row = planned.get(code)
+        if row is None:
+            out.append(
+                Finding(
+                    "plan_code",
+                    severity,
+                    f"lines.{code}",
+                    f"{code} 不在已备案的管理计划中 / {code} is not in the filed management plan (办法 Art. 14)",
+                )
+            )
+        elif manifest.receiver_id not in {r.pk for r in row.receivers.all()}:
+            out.append(
+                Finding(
+                    "plan_receiver",
+                    severity,
+                    "receiver",
+                    f"管理计划中 {code} 的接收单位不含 {manifest.receiver} / the plan names other receivers for {code}"
+                    " (办法 Art. 14)",
+                )
+            )
+    return out
 
 
 class ManifestInvalid(ServiceError):

@@ -26,6 +26,7 @@ from greenisle.manifests.receipt import TREATMENT_METHODS, manifest_receive, man
 from greenisle.manifests.selectors import manifest_get_visible_to, object_timeline
 from greenisle.manifests.services import manifest_actions, manifest_cancel, manifest_deliver, party_roles
 from greenisle.manifests.transitions import CORRECTABLE
+from greenisle.manifests.validation import manifest_check
 from greenisle.notifications.models import Notification
 from greenisle.organizations.choices import OrganizationKind
 from greenisle.organizations.models import Organization, Site
@@ -76,11 +77,23 @@ def manifest_detail(request: HttpRequest, manifest_id: Any) -> HttpResponse:
             "corrections": corrections,
             "versions": list(ManifestVersion.objects.filter(manifest=manifest).order_by("version")),
             "treatment_methods": sorted(TREATMENT_METHODS.items()),
+            "report": manifest_check(manifest) if manifest.status == ManifestStatus.DRAFT else None,
+            "signed_warnings": _signed_warnings(request, manifest),
             "timeline": object_timeline(
                 request.user, object_type="manifests.manifest", object_id=manifest.pk
             ),
         },
     )
+
+
+def _signed_warnings(request: HttpRequest, manifest: Any) -> list[dict[str, str]]:
+    """The checks' warnings recorded with the producer's signature."""
+    event = (
+        object_timeline(request.user, object_type="manifests.manifest", object_id=manifest.pk)
+        .filter(action="manifests.manifest.signed")
+        .first()
+    )
+    return list(event.payload.get("warnings", [])) if event else []
 
 
 @require_POST
