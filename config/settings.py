@@ -199,7 +199,9 @@ GREENISLE = {
     "RECEIPT_WEIGHT_TOLERANCE_PCT": float(os.environ.get("GREENISLE_RECEIPT_WEIGHT_TOLERANCE_PCT", "5")),
     # 办法 Art. 14: a manifest whose waste code or receiver is not in the producer's filed plan is
     # an error, or only a warning for registration-class producers (HJ 1259 §4.2) unless set here.
-    "PLAN_CHECK_REGISTRATION_SEVERITY": os.environ.get("GREENISLE_PLAN_CHECK_REGISTRATION_SEVERITY", "warning"),
+    "PLAN_CHECK_REGISTRATION_SEVERITY": os.environ.get(
+        "GREENISLE_PLAN_CHECK_REGISTRATION_SEVERITY", "warning"
+    ),
     "PLAN_CHECK_SEVERITY": os.environ.get("GREENISLE_PLAN_CHECK_SEVERITY", "error"),
     # A CJK font for PDF documents: "path" or "path:index" (a collection); empty = ask fontconfig.
     "PDF_FONT": os.environ.get("GREENISLE_PDF_FONT", ""),
