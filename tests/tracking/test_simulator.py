@@ -210,3 +210,22 @@ def test_batches_of_due_points_fit_the_body_limit(fleet: tuple[Any, Any], day: d
     bodies = [location_body(truck, start + dt.timedelta(seconds=30 * i)) for i in range(100)]
     for batch in _batches(bodies):
         assert len(codec.encode_location_batch_body(batch)) <= codec.MAX_BODY_LEN
+
+
+def test_a_trip_assigned_by_hand_starts_now_and_a_trip_already_collected_is_not_driven(
+    collector: Any,
+) -> None:
+    from greenisle.dispatch.choices import RequestStatus
+    from greenisle.dispatch.models import PickupRequest, Trip
+
+    today = timezone.localdate()
+    by_hand = fleet_truck(collector)
+    done = fleet_truck(collector, depot=by_hand.depot)
+    trip = planned_trip(by_hand, day=today, start=dt.time(9, 0))
+    Trip.objects.filter(pk=trip.pk).update(plan=None, planned_start_at=None, planned_end_at=None)
+    finished = planned_trip(done, day=today, start=dt.time(9, 30))
+    PickupRequest.objects.filter(stop__trip=finished).update(status=RequestStatus.COLLECTED)
+    before = timezone.now()
+    trucks = fleet_load(day=today, speed_kmh=27, stray="none")
+    assert [t.vehicle_id for t in trucks] == [by_hand.pk]
+    assert trucks[0].itinerary.departure >= before

@@ -206,11 +206,20 @@ def fleet_load(
     """The trucks that drive on ``day``, with their terminals (created when missing) and their days.
     ``stray``: ``auto`` (the first truck, by plate, of ``stray_collector`` or of all), ``none``, or a
     plate."""
+    from greenisle.dispatch.choices import RequestStatus
+    from greenisle.dispatch.models import TripStop
     from greenisle.tracking.selectors import trip_planned_path, trips_published_on
 
     shifts: dict[uuid.UUID, list[Any]] = {}
+    waiting = set(
+        TripStop.objects.filter(trip__service_date=day, request__status=RequestStatus.ASSIGNED).values_list(
+            "trip_id", flat=True
+        )
+    )
     for trip in trips_published_on(day):
-        shifts.setdefault(trip.vehicle_id, []).append(trip)
+        # A trip whose every stop is collected already has been driven.
+        if trip.pk in waiting:
+            shifts.setdefault(trip.vehicle_id, []).append(trip)
     ordered = sorted(shifts.values(), key=lambda trips: trips[0].vehicle.plate)
     candidates = [
         t[0].vehicle for t in ordered if stray_collector is None or t[0].collector_id == stray_collector
@@ -239,7 +248,8 @@ def fleet_load(
         if not paths:
             continue
         detour = stray_choose(paths) if vehicle.pk == stray_vehicle else None
-        itinerary = itinerary_build(paths, speed_kmh=speed_kmh, stray=detour)
+        # A trip a dispatcher assigned by hand has no planned times: it starts now.
+        itinerary = itinerary_build(paths, speed_kmh=speed_kmh, stray=detour, not_before=timezone.now())
         if not itinerary.legs:
             continue
         division = vehicle.collector.division_id or ""
