@@ -229,3 +229,15 @@ def test_a_trip_assigned_by_hand_starts_now_and_a_trip_already_collected_is_not_
     trucks = fleet_load(day=today, speed_kmh=27, stray="none")
     assert [t.vehicle_id for t in trucks] == [by_hand.pk]
     assert trucks[0].itinerary.departure >= before
+
+
+def test_a_trip_assigned_by_hand_does_not_stand_for_the_days_plan(world: Any, trip: Any) -> None:
+    from greenisle.tracking.simulator import demo_plan_ensure
+
+    said: list[str] = []
+    collector = demo_plan_ensure(
+        username=world.dispatcher.username, day=timezone.localdate(), log=said.append
+    )
+    assert collector == world.collector.pk
+    # It went on to look for requests to plan (all are on the hand-assigned trip already).
+    assert any("nothing to plan" in line for line in said), said

@@ -141,7 +141,8 @@ def demo_plan_ensure(
     # The demo dispatcher also administers a second collector: act as the dispatcher of the first.
     user.set_current_membership(membership)
     collector = membership.organization
-    if trips_published_on(day).filter(collector=collector).exists():
+    # A trip a dispatcher assigned by hand is not the day's plan: plan when no published plan has trips.
+    if trips_published_on(day).filter(collector=collector, plan__isnull=False).exists():
         return collector.pk
     if day < timezone.localdate():
         log(f"{day} 已过去，不能规划 / {day} is past: cannot plan it")
