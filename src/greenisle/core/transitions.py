@@ -47,6 +47,9 @@ class TransitionTable:
     def states(self) -> set[str]:
         return {s for key in self._rows for s in key}
 
+    def row(self, source: str, target: str) -> Transition | None:
+        return self._rows.get((source, target))
+
     def targets_from(self, source: str) -> set[str]:
         return {t for (s, t) in self._rows if s == source}
 

@@ -147,7 +147,7 @@ def correction_open(*, actor: Any, manifest_id: Any, reason: str, changes: Any) 
     return correction
 
 
-def _correction_role(correction: ManifestCorrection, membership: Any) -> set[str]:
+def correction_roles(correction: ManifestCorrection, membership: Any) -> set[str]:
     manifest = correction.manifest
     roles: set[str] = set()
     if membership.organization_id == correction.requested_by_organization_id:
@@ -186,14 +186,12 @@ def correction_decide(*, actor: Any, correction_id: Any, target: str, note: str 
     correction = _lock_correction(correction_id)
     manifest = correction.manifest
     membership = membership_of(actor)
-    row = next(
-        (r for r in CORRECTION_TRANSITIONS.rows if r.source == correction.status and r.target == target), None
-    )
+    row = CORRECTION_TRANSITIONS.row(correction.status, target)
     if row is None:
         raise Conflict(
             f"更正已是 {correction.status} / the correction is {correction.status}", field="status"
         )
-    roles = sorted(_correction_role(correction, membership) & row.roles)
+    roles = sorted(correction_roles(correction, membership) & row.roles)
     if not roles:
         raise PermissionDenied("您无权处理此更正 / you may not decide this correction", field="correction_id")
     if target == CorrectionStatus.APPLIED:

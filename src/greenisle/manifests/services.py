@@ -55,9 +55,7 @@ def party_roles(manifest: Manifest, membership: Any) -> set[str]:
 def role_for(manifest: Manifest, membership: Any, target: str) -> str:
     """The role under which this member may take the manifest to ``target``: Conflict when no row
     leads there from the manifest's state, PermissionDenied when the member plays none of its roles."""
-    row = next(
-        (r for r in MANIFEST_TRANSITIONS.rows if r.source == manifest.status and r.target == target), None
-    )
+    row = MANIFEST_TRANSITIONS.row(manifest.status, target)
     if row is None:
         raise Conflict(
             f"联单状态为 {manifest.status}，不能变为 {target} / manifest is {manifest.status}, cannot become {target}",

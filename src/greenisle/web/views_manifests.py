@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from greenisle.accounts.choices import Role
 from greenisle.dispatch.models import Vehicle
 from greenisle.manifests.choices import CorrectionStatus, ManifestStatus
-from greenisle.manifests.corrections import correction_decide, correction_open
+from greenisle.manifests.corrections import correction_decide, correction_open, correction_roles
 from greenisle.manifests.models import ManifestCorrection, ManifestVersion
 from greenisle.manifests.onward import manifest_onward_create, stock_lines
 from greenisle.manifests.paper import manifest_paper_enter
@@ -52,11 +52,7 @@ def manifest_detail(request: HttpRequest, manifest_id: Any) -> HttpResponse:
         manifest.corrections.select_related("requested_by_organization").order_by("-created_at")
     )
     open_correction = next((c for c in corrections if c.status == CorrectionStatus.OPEN), None)
-    may_decide = False
-    if open_correction is not None and membership is not None:
-        requester = open_correction.requested_by_organization_id
-        counter = manifest.producer_id if requester != manifest.producer_id else manifest.receiver_id
-        may_decide = membership.organization_id == counter and bool(roles)
+    theirs = correction_roles(open_correction, membership) if open_correction and membership else set()
     return render(
         request,
         "web/manifest_detail.html",
@@ -70,10 +66,8 @@ def manifest_detail(request: HttpRequest, manifest_id: Any) -> HttpResponse:
             "can_cancel": ManifestStatus.CANCELLED in actions,
             "can_correct": bool(roles) and manifest.status in CORRECTABLE and open_correction is None,
             "open_correction": open_correction,
-            "may_decide": may_decide,
-            "may_withdraw": open_correction is not None
-            and membership is not None
-            and membership.organization_id == open_correction.requested_by_organization_id,
+            "may_decide": "counterparty" in theirs,
+            "may_withdraw": "requester" in theirs,
             "corrections": corrections,
             "versions": list(ManifestVersion.objects.filter(manifest=manifest).order_by("version")),
             "treatment_methods": sorted(TREATMENT_METHODS.items()),

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
+from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from greenisle.core.periodic import run_every
 from greenisle.notifications.webhooks import webhooks_enqueue, webhooks_send_due
 
 
@@ -21,17 +19,11 @@ class Command(BaseCommand):
         parser.add_argument("--every", type=float, default=0, help="repeat every N seconds until stopped")
 
     def handle(self, *args: Any, every: float, **options: Any) -> None:
-        if every < 0:
-            raise CommandError("--every ≥ 0")
-        stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-        while True:
+        def step() -> None:
             queued = webhooks_enqueue()
             report = webhooks_send_due()
             if queued or any(report.values()) or not every:
                 self.stdout.write(json.dumps({"at": timezone.now().isoformat(), "queued": queued, **report}))
                 self.stdout.flush()
-            if not every or stop.wait(every):
-                return
-            close_old_connections()
+
+        run_every(every, step)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand
-from django.db import close_old_connections
 
+from greenisle.core.periodic import run_every
 from greenisle.telemetry.maintenance import maintain
 
 
@@ -20,11 +18,8 @@ class Command(BaseCommand):
         parser.add_argument("--every", type=float, default=0, help="repeat every N seconds until stopped")
 
     def handle(self, *args: Any, every: float, **options: Any) -> None:
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        while True:
-            close_old_connections()
+        def step() -> None:
             report = maintain()
             self.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False))
-            if not every or stop.wait(every):
-                return
+
+        run_every(every, step)

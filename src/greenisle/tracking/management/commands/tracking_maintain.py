@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
-from django.db import close_old_connections
+from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from greenisle.core.periodic import run_every
 from greenisle.tracking.partitions import partitions_ensure_around
 from greenisle.tracking.services import truck_alerts_sweep
 
@@ -25,12 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--every", type=float, default=0, help="repeat every N seconds until stopped")
 
     def handle(self, *args: Any, every: float, **options: Any) -> None:
-        if every < 0:
-            raise CommandError("--every ≥ 0")
-        stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-        while True:
+        def step() -> None:
             now = timezone.now()
             # Partitions are UTC months (tracking.partitions).
             created = partitions_ensure_around(now.date())
@@ -42,7 +35,5 @@ class Command(BaseCommand):
                 )
             )
             self.stdout.flush()
-            if not every or stop.wait(every):
-                return
-            # A connection that broke or aged while waiting is not reused.
-            close_old_connections()
+
+        run_every(every, step)
