@@ -112,10 +112,13 @@ def test_core_loop_from_bin_reading_to_warehouse(world, ingest, regulator, regul
         ("RQ-0101", Decimal("48.00"), by_container["RQ-0101"].batch_code),
         ("RQ-0102", Decimal("6.50"), by_container["RQ-0102"].batch_code),
     }
+    # The collector stores each container; the producer's ledger hands it over (HJ 1259 B.2, B.5).
     assert new_actions(seen) == [
         "manifests.manifest.received",
         "ledger.record.storage_in",
+        "ledger.record.outsourced_disposal",
         "ledger.record.storage_in",
+        "ledger.record.outsourced_disposal",
     ]
     ingest(3)
     request.refresh_from_db()
@@ -129,6 +132,8 @@ def test_core_loop_from_bin_reading_to_warehouse(world, ingest, regulator, regul
 
     # The 崇川 branch sees the whole story of its producer; the 通州 branch only the warehouse side.
     assert Manifest.objects.visible_to(regulator).get() == manifest
-    assert set(LedgerRecord.objects.visible_to(regulator)) == set(production)
+    assert set(LedgerRecord.objects.visible_to(regulator)) == set(
+        LedgerRecord.objects.filter(organization=world.producer)
+    ) == {*production, *LedgerRecord.objects.filter(record_type=RecordType.OUTSOURCED_DISPOSAL)}
     assert not Manifest.objects.visible_to(regulator_other).exists()
     assert set(LedgerRecord.objects.visible_to(regulator_other)) == set(stored)

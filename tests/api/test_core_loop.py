@@ -100,13 +100,17 @@ def test_the_core_loop_through_the_api(world, device, api_as, regulator):
     }
     assert {line["decision"] for line in body["lines"]} == {"accepted"}
 
-    # The ledger: a production record per container at the producer (HWCS…), and a storage-in record per
-    # container at the warehouse (HWRK…) pointing back at it.
+    # The ledger: a production record per container at the producer (HWCS…) and, once received, its
+    # outsourced record (HWWWCZ…); a storage-in record per container at the warehouse (HWRK…) pointing
+    # back at the production.
     producer_ledger = items(alice.get("/ledger"))
     assert sorted((r["record_type"], r["container_code"]) for r in producer_ledger) == [
+        ("outsourced_disposal", "RQ-0001"),
+        ("outsourced_disposal", "RQ-0002"),
         ("production", "RQ-0001"),
         ("production", "RQ-0002"),
     ]
+    producer_ledger = [r for r in producer_ledger if r["record_type"] == "production"]
     assert all(r["batch_code"].startswith("HWCS") for r in producer_ledger)
     production = {r["container_code"]: r["batch_code"] for r in producer_ledger}
     storage_in = items(receiver.get("/ledger", record_type="storage_in"))
@@ -115,7 +119,11 @@ def test_the_core_loop_through_the_api(world, device, api_as, regulator):
         assert r["batch_code"].startswith("HWRK") and r["manifest_id"] == manifest_id
         assert r["source_batch_code"] == production[r["container_code"]]
         assert r["organization"] == world.collector.name
-    assert {r["record_type"] for r in items(receiver.get("/ledger"))} == {"production", "storage_in"}
+    assert {r["record_type"] for r in items(receiver.get("/ledger"))} == {
+        "production",
+        "storage_in",
+        "outsourced_disposal",
+    }
 
     # f) the regulator of the producer's district sees the manifest with its whole timeline.
     seen = api_as(regulator).get(f"/manifests/{manifest_id}")

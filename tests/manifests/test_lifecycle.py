@@ -414,7 +414,7 @@ def test_paper_manifest_entered_in_time_is_received_with_its_ledger(world):
     )
     assert len(manifest.number) == 14
     types = sorted(LedgerRecord.objects.filter(manifest=manifest).values_list("record_type", flat=True))
-    assert types == ["production", "storage_in"]
+    assert types == ["outsourced_disposal", "production", "storage_in"]
     assert not Finding.objects.filter(rule=RULE_PAPER_LATE).exists()
 
 

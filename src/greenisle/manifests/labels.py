@@ -30,6 +30,7 @@ from greenisle.catalog.models import WASTE_CODE_RE, WasteCode
 from greenisle.core.counters import counter_next
 from greenisle.core.errors import NotFound, PermissionDenied, ServiceError
 from greenisle.dispatch.models import PickupRequest
+from greenisle.ledger.events import record_labelled, record_loaded
 from greenisle.manifests.choices import LoadingRefusalReason, ManifestStatus, WasteForm
 from greenisle.manifests.models import Container, ContainerSerial, LoadingRefusal, ManifestLine
 from greenisle.manifests.services import _weight, driver_request, manifest_add_container
@@ -142,6 +143,8 @@ def container_label(
         division_code=site.division_id,
         payload={"code": container.code, "waste_code": code.code, "weight_kg": str(weight)},
     )
+    # HJ 1259 §6.2: one ledger record per container, from the moment it is labelled.
+    record_labelled(container=container, actor=actor)
     return container
 
 
@@ -241,4 +244,5 @@ def container_load(*, actor: Any, request_id: Any, scanned: str, weight_kg: Any)
     )
     line.container = container
     line.save(update_fields=["container", "updated_at"])
+    record_loaded(container=container, weight_kg=weight, carrier=membership.organization, actor=actor)
     return LoadResult(line, None)

@@ -16,6 +16,7 @@ from greenisle.audit.services import event_record
 from greenisle.catalog.models import WASTE_CODE_RE, WasteCode
 from greenisle.core.errors import NotFound, PermissionDenied, ServiceError
 from greenisle.core.workdays import add_working_days
+from greenisle.ledger.events import record_received
 from greenisle.ledger.models import RecordType
 from greenisle.ledger.services import ledger_record_add
 from greenisle.manifests.choices import LineDecision, ManifestStatus, ReceiptOutcome
@@ -124,7 +125,7 @@ def manifest_paper_enter(
         received_by=actor,
         **dict(zip(_STEPS, moments, strict=True)),
     )
-    for container, code, weight, received in rows:
+    for container, code, weight, _received in rows:
         ManifestLine.objects.create(
             manifest=manifest,
             waste_code=code,
@@ -147,8 +148,8 @@ def manifest_paper_enter(
         **_events(manifest),
     )
     storage = manifest.receiver_site
-    for container, code, weight, received in rows:
-        produced = ledger_record_add(
+    for container, code, weight, _received in rows:
+        ledger_record_add(
             organization=manifest.producer,
             site=site,
             record_type=RecordType.PRODUCTION,
@@ -160,20 +161,15 @@ def manifest_paper_enter(
             manifest=manifest,
             counterparty=receiver,
         )
-        if storage is not None:
-            ledger_record_add(
-                organization=receiver,
-                site=storage,
-                record_type=RecordType.STORAGE_IN,
-                waste_code=code,
-                container_code=container,
-                weight_kg=received,
-                occurred_at=moments[-1],
-                actor=actor,
-                manifest=manifest,
-                counterparty=manifest.producer,
-                source_batch_code=produced.batch_code,
-            )
+    if storage is not None:
+        # The receiver's storage-in and the producer's outsourced record, as for an electronic receipt.
+        record_received(
+            manifest=manifest,
+            lines=list(manifest.lines.select_related("waste_code")),
+            at=moments[-1],
+            actor=actor,
+            receiver_site=storage,
+        )
     today = timezone.localdate()
     if today > due:
         finding_raise(

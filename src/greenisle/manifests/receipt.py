@@ -15,8 +15,7 @@ from greenisle.accounts.permissions import membership_of
 from greenisle.audit.services import event_record, transition_apply
 from greenisle.core.errors import ServiceError
 from greenisle.core.workdays import add_working_days, working_days_between
-from greenisle.ledger.models import LedgerRecord, RecordType
-from greenisle.ledger.services import ledger_record_add
+from greenisle.ledger.events import record_received, record_treated
 from greenisle.manifests.choices import Discrepancy, LineDecision, ManifestStatus, ReceiptOutcome
 from greenisle.manifests.models import Manifest, ManifestLine
 from greenisle.manifests.services import _events, _lock, _receiver_site, _weight, role_for, signature_time
@@ -189,27 +188,7 @@ def manifest_receive(*, actor: Any, manifest_id: Any, lines: dict[str, Any]) -> 
         extra_fields={"received_at": at, "received_by": actor, "receipt_outcome": outcome},
         **_events(manifest),
     )
-    production = {
-        r.container_code: r.batch_code
-        for r in LedgerRecord.objects.filter(
-            manifest=manifest, record_type__in=[RecordType.PRODUCTION, RecordType.STORAGE_OUT]
-        )
-    }
-    for line in rows:
-        if line.accepted_weight_kg and line.accepted_weight_kg > 0:
-            ledger_record_add(
-                organization=manifest.receiver,
-                site=site,
-                record_type=RecordType.STORAGE_IN,
-                waste_code=line.waste_code,
-                container_code=line.container_code,
-                weight_kg=line.accepted_weight_kg,
-                occurred_at=at,
-                actor=actor,
-                manifest=manifest,
-                counterparty=manifest.producer,
-                source_batch_code=production.get(line.container_code, ""),
-            )
+    record_received(manifest=manifest, lines=rows, at=at, actor=actor, receiver_site=site)
     flagged = [line for line in rows if line.discrepancies or line.decision != LineDecision.ACCEPTED]
     if flagged:
         summary = "; ".join(
@@ -257,6 +236,7 @@ def manifest_record_treatment(*, actor: Any, manifest_id: Any, method: str, note
         },
         **_events(manifest),
     )
+    record_treated(manifest=manifest, method=method, at=manifest.treated_at, actor=actor)
     return manifest
 
 

@@ -22,6 +22,7 @@ from greenisle.core.workdays import add_working_days
 from greenisle.dispatch.choices import RequestStatus, TripStatus
 from greenisle.dispatch.models import PickupRequest, Trip
 from greenisle.dispatch.services import request_mark_collected
+from greenisle.ledger.events import has_production
 from greenisle.ledger.models import LedgerRecord, RecordType
 from greenisle.ledger.services import ledger_record_add
 from greenisle.manifests.choices import ManifestKind, ManifestStatus, SignatureMethod
@@ -295,21 +296,23 @@ def manifest_sign(
     )
     seen: set[Any] = set()
     for line in lines:
-        # A producer's container is produced now; a collector's onward container leaves its storage
-        # (HJ 1259 Appendix B: HWCS… production, HWCK… storage-out, linked to the HWRK… storage-in).
-        ledger_record_add(
-            organization=manifest.producer,
-            site=manifest.producer_site,
-            record_type=RecordType.STORAGE_OUT if onward else RecordType.PRODUCTION,
-            waste_code=line.waste_code,
-            container_code=line.container_code,
-            weight_kg=line.weight_kg,
-            occurred_at=now,
-            actor=actor,
-            manifest=manifest,
-            counterparty=manifest.receiver,
-            source_batch_code=stored.get(line.container_code, ""),
-        )
+        # A producer's container is produced now, unless its label recorded it (ledger.events); a
+        # collector's onward container leaves its storage (HJ 1259 Appendix B: HWCS… production,
+        # HWCK… storage-out, linked to the HWRK… storage-in).
+        if onward or not has_production(manifest.producer_id, line.container_code):
+            ledger_record_add(
+                organization=manifest.producer,
+                site=manifest.producer_site,
+                record_type=RecordType.STORAGE_OUT if onward else RecordType.PRODUCTION,
+                waste_code=line.waste_code,
+                container_code=line.container_code,
+                weight_kg=line.weight_kg,
+                occurred_at=now,
+                actor=actor,
+                manifest=manifest,
+                counterparty=manifest.receiver,
+                source_batch_code=stored.get(line.container_code, ""),
+            )
         if line.request_id and line.request_id not in seen:
             seen.add(line.request_id)
             request = (
