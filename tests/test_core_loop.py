@@ -132,8 +132,10 @@ def test_core_loop_from_bin_reading_to_warehouse(world, ingest, regulator, regul
 
     # The 崇川 branch sees the whole story of its producer; the 通州 branch only the warehouse side.
     assert Manifest.objects.visible_to(regulator).get() == manifest
-    assert set(LedgerRecord.objects.visible_to(regulator)) == set(
-        LedgerRecord.objects.filter(organization=world.producer)
-    ) == {*production, *LedgerRecord.objects.filter(record_type=RecordType.OUTSOURCED_DISPOSAL)}
+    assert (
+        set(LedgerRecord.objects.visible_to(regulator))
+        == set(LedgerRecord.objects.filter(organization=world.producer))
+        == {*production, *LedgerRecord.objects.filter(record_type=RecordType.OUTSOURCED_DISPOSAL)}
+    )
     assert not Manifest.objects.visible_to(regulator_other).exists()
     assert set(LedgerRecord.objects.visible_to(regulator_other)) == set(stored)

@@ -60,7 +60,8 @@ def own_type(method: str) -> str:
 
 
 def tonnes(kg: Decimal) -> Decimal:
-    return (kg / THOUSAND).quantize(TONNES)
+    t = (kg / THOUSAND).quantize(TONNES)
+    return t if t else Decimal("0.000")  # never "-0.000"
 
 
 # --- periods (§7.2) -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from greenisle.audit.services import event_record, transition_apply
 from greenisle.core.errors import ServiceError
 from greenisle.core.workdays import add_working_days, working_days_between
 from greenisle.ledger.events import record_received, record_treated
+from greenisle.ledger.storage import zone_for
 from greenisle.manifests.choices import Discrepancy, LineDecision, ManifestStatus, ReceiptOutcome
 from greenisle.manifests.models import Manifest, ManifestLine
 from greenisle.manifests.services import _events, _lock, _receiver_site, _weight, role_for, signature_time
@@ -63,6 +64,12 @@ def _tolerance_exceeded(declared: Decimal, received: Decimal) -> bool:
     return abs(received - declared) > declared * limit
 
 
+def label_mismatch(line: ManifestLine) -> bool:
+    """GB 18597-2023 (and HJ 1276-2022 labels): the label is checked against the contents before
+    storage-in. A labelled container whose label names another waste code than the manifest line."""
+    return line.container_id is not None and line.container.waste_code_id != line.waste_code_id
+
+
 def _line_receipt(line: ManifestLine, given: Any, field: str) -> dict[str, Any]:
     """Validate one line's receipt: received weight, discrepancies, decision, accepted weight."""
     if not isinstance(given, dict):
@@ -81,6 +88,10 @@ def _line_receipt(line: ManifestLine, given: Any, field: str) -> dict[str, Any]:
     found = list(dict.fromkeys(kinds))
     if _tolerance_exceeded(line.weight_kg, received) and Discrepancy.QUANTITY not in found:
         found.append(Discrepancy.QUANTITY)
+    mismatch = label_mismatch(line)
+    if mismatch and Discrepancy.NAME not in found:
+        # 办法 Art. 18: a name/code difference is a typed discrepancy, whether or not the receiver names it.
+        found.append(Discrepancy.NAME)
     decision = given.get("decision") or ""
     if not decision:
         if found:
@@ -93,6 +104,18 @@ def _line_receipt(line: ManifestLine, given: Any, field: str) -> dict[str, Any]:
         raise ServiceError(
             f"结论须为 {LineDecision.values} / decision must be one of {LineDecision.values}",
             field=f"{field}.decision",
+        )
+    if decision == LineDecision.ACCEPTED and mismatch:
+        # GB 18597-2023: what the label says is not what the manifest says; it is not stored as it
+        # stands. The receiver rejects it or partly accepts it (and says why).
+        assert line.container is not None
+        raise ServiceError(
+            f"容器 {line.container_code} 的标签代码 {line.container.waste_code.code} 与联单代码 {line.waste_code.code} "
+            f"不符，不能整单接收，请拒收或部分接收 / the label of {line.container_code} says "
+            f"{line.container.waste_code.code} but the manifest says {line.waste_code.code}: reject or partly "
+            "accept it",
+            field=f"{field}.decision",
+            code="label_mismatch",
         )
     if decision == LineDecision.ACCEPTED:
         accepted = received
@@ -144,7 +167,7 @@ def manifest_receive(*, actor: Any, manifest_id: Any, lines: dict[str, Any]) -> 
     manifest = _lock(manifest_id)
     membership = membership_of(actor)
     role = role_for(manifest, membership, ManifestStatus.RECEIVED)
-    rows = list(manifest.lines.select_related("waste_code").order_by("id"))
+    rows = list(manifest.lines.select_related("waste_code__category", "container__waste_code").order_by("id"))
     given = {str(k): v for k, v in (lines or {}).items()}
     receipts: dict[int, dict[str, Any]] = {}
     for line in rows:
@@ -160,6 +183,15 @@ def manifest_receive(*, actor: Any, manifest_id: Any, lines: dict[str, Any]) -> 
     site = manifest.receiver_site or _receiver_site(manifest.receiver)
     if site is None:
         raise ServiceError("接收单位没有贮存场所 / the receiver has no storage site", field="receiver_site")
+    for line in rows:
+        # GB 18597-2023; 固废法 Art. 81: incompatible wastes are stored apart. A site with zones puts
+        # each accepted container in the zone for its group, or refuses the whole receipt (nothing is
+        # written yet, and the transaction rolls back). ledger.events.record_received puts the zone in
+        # the storage-in record's facility code.
+        if receipts[line.pk]["accepted_weight_kg"] > 0:
+            zone = zone_for(site, line.waste_code, field=f"lines.{line.pk}")
+            if zone is not None:
+                line.storage_zone_code = zone.code
     for line in rows:
         for name, value in receipts[line.pk].items():
             setattr(line, name, value)

@@ -147,12 +147,10 @@ def manifest_check(manifest: Any, *, day: dt.date | None = None) -> Report:
 
 
 def _plan_findings(manifest: Any, day: dt.date, codes: dict[str, Any]) -> list[Finding]:
-    from greenisle.plans.models import ManagementClass, ManagementPlan, PlanStatus
+    from greenisle.plans.models import IN_FORCE, ManagementClass, ManagementPlan
 
     plan = (
-        ManagementPlan.objects.filter(
-            site_id=manifest.producer_site_id, year=day.year, status=PlanStatus.FILED
-        )
+        ManagementPlan.objects.filter(site_id=manifest.producer_site_id, year=day.year, status__in=IN_FORCE)
         .prefetch_related("wastes__receivers", "wastes__waste_code")
         .first()
     )

@@ -77,6 +77,9 @@ def annual_amount(
     if operating_since is None or (start - operating_since).days < 365:
         if assessed_t is not None:
             return assessed_t, "投运不满1年，按环评/排污许可核算量 / under a year: the EIA/permit amount"
+        recent = [yearly_t[y] for y in range(year - 3, year) if y in yearly_t]
+        if recent:
+            return max(recent), "无核算量，按台账年最大量 / no assessed amount: the ledger's largest year"
         return Decimal(0), "投运不满1年，无核算量 / under a year and no assessed amount"
     years = [y for y in range(year - 3, year) if y >= operating_since.year]
     amount = max(yearly_t.get(y, Decimal(0)) for y in years)
