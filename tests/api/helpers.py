@@ -33,6 +33,14 @@ class JsonClient:
     def get(self, path: str, **params: Any) -> Any:
         return self.client.get(f"{API}{path}", params, headers=self.headers)
 
+    def patch(self, path: str, body: Any) -> Any:
+        return self.client.patch(
+            f"{API}{path}",
+            json.dumps(body, default=str),
+            content_type="application/json",
+            headers=self.headers,
+        )
+
     def delete(self, path: str) -> Any:
         return self.client.delete(f"{API}{path}", headers=self.headers)
 

@@ -58,6 +58,7 @@ def _mount() -> None:
     from greenisle.ledger.api import router as ledger
     from greenisle.manifests.api import router as manifests
     from greenisle.notifications.api import router as notifications
+    from greenisle.plans.api import router as plans
     from greenisle.telemetry.api import router as telemetry
 
     api.add_router("/", accounts)
@@ -67,6 +68,7 @@ def _mount() -> None:
     api.add_router("/", manifests)
     api.add_router("/", notifications)
     api.add_router("/", ledger)
+    api.add_router("/", plans)
     api.add_router("/", audit)
 
 
