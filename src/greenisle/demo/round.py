@@ -8,7 +8,6 @@ facility. The facility's receiver finds that onward manifest in transit and rece
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -67,7 +66,7 @@ def demo_round(
         driver_id=driver.pk,
         service_date=timezone.localdate(),
     )
-    _file_plan(device, collector)
+    _file_plan(clerk, device, collector)
     labels = [
         container_label(
             actor=clerk,
@@ -119,23 +118,36 @@ def demo_round(
     return {"trip": str(trip.pk), "manifest": manifest.number, "onward_manifest": onward.number}
 
 
-def _file_plan(device: Bin, collector: Organization) -> None:
-    """The demo producer's site has filed this year's management plan: its bin's codes, to its
-    collector (办法 Art. 14 checks manifests against it)."""
-    from greenisle.plans.models import ManagementPlan, PlanStatus, PlanWaste
+def _file_plan(clerk: User, device: Bin, collector: Organization) -> None:
+    """The demo producer's clerk prepares this year's management plan (pre-filled from the registry),
+    completes what only the producer knows and files it (HJ 1259 §5.2.2); manifests are checked
+    against it (办法 Art. 14)."""
+    from greenisle.plans.services import plan_file, plan_prepare, plan_update
 
-    year = timezone.localdate().year
-    plan, _created = ManagementPlan.objects.get_or_create(
-        site_id=device.site_id,
-        year=year,
-        defaults={
-            "status": PlanStatus.FILED,
-            "filing_number": f"NT-{year}-DEMO-0001",
-            "filed_at": timezone.now(),
+    plan = plan_prepare(actor=clerk, site_id=device.site_id, year=timezone.localdate().year)
+    rows = [
+        {
+            "waste_code": code.code,
+            "annual_t": "1.5",
+            "transfer_t": "1.5",
+            "form": "liquid" if code.code.endswith("-08") else "solid",
+            "method": "C1",
+            "receivers": [str(collector.pk)],
+        }
+        for code in device.waste_codes.all()
+    ]
+    plan_update(
+        actor=clerk,
+        plan_id=plan.pk,
+        basic={
+            "legal_representative": plan.basic.get("technical_lead") or "法定代表人",
+            "technical_lead": plan.basic.get("technical_lead") or "技术负责人",
+            "phone": plan.basic.get("phone") or "0513-00000000",
+            "technical_lead_phone": plan.basic.get("phone") or "0513-00000000",
+            "industry_code": plan.basic.get("industry_code") or "8111",
+            "eia_reference": "无（登记管理类）/ none (registration class)",
+            "permit_reference": f"排污登记 {plan.basic.get('uscc', '')}001Y",
         },
+        wastes=rows,
     )
-    for code in device.waste_codes.all():
-        row, _ = PlanWaste.objects.get_or_create(
-            plan=plan, waste_code=code, defaults={"annual_t": Decimal("1.5")}
-        )
-        row.receivers.add(collector)
+    plan_file(actor=clerk, plan_id=plan.pk)
