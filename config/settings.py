@@ -203,6 +203,20 @@ GREENISLE = {
         "GREENISLE_PLAN_CHECK_REGISTRATION_SEVERITY", "warning"
     ),
     "PLAN_CHECK_SEVERITY": os.environ.get("GREENISLE_PLAN_CHECK_SEVERITY", "error"),
+    # 固废法 (2020) Art. 81: a unit collecting or storing hazardous waste stores it at most one year.
+    "STORAGE_MAX_DAYS": 365,
+    # 《危险废物经营许可证管理办法》 (国务院令第408号): a 收集经营许可证 holder hands what it collected to a
+    # utilisation/disposal facility within 90 working days.
+    "COLLECTION_HANDOVER_WORKING_DAYS": 90,
+    # Reminders go out this many days before a storage limit, for a unit without a StoragePolicy of
+    # its own (local caps on days and tonnes are per collector, in StoragePolicy).
+    "STORAGE_REMINDER_DAYS": int(os.environ.get("GREENISLE_STORAGE_REMINDER_DAYS", "10")),
+    # A unit's stock counts as approaching its local tonnage cap from this share of it.
+    "STORAGE_TONNES_REMINDER_PCT": float(os.environ.get("GREENISLE_STORAGE_TONNES_REMINDER_PCT", "90")),
+    # Mass balance of a unit per waste code (ledger vs containers vs manifests, HJ 1259-2022 §6): a gap
+    # is a finding only beyond both this share of what came in and this many kg.
+    "MASS_BALANCE_TOLERANCE_PCT": float(os.environ.get("GREENISLE_MASS_BALANCE_TOLERANCE_PCT", "5")),
+    "MASS_BALANCE_TOLERANCE_KG": float(os.environ.get("GREENISLE_MASS_BALANCE_TOLERANCE_KG", "1")),
     # A CJK font for PDF documents: "path" or "path:index" (a collection); empty = ask fontconfig.
     "PDF_FONT": os.environ.get("GREENISLE_PDF_FONT", ""),
     "LABEL_WEIGHT_TOLERANCE_PCT": float(os.environ.get("GREENISLE_LABEL_WEIGHT_TOLERANCE_PCT", "5")),

@@ -36,7 +36,7 @@ if ! COMMANDS="$("$GREENISLE" help --commands)"; then
 fi
 MISSING=()
 for command in load_demo demo_logins mqtt_listener hj212_listener jt808_listener telemetry_maintain \
-    tracking_maintain manifests_maintain webhooks_deliver simulate simulate_trucks db_worker; do
+    tracking_maintain manifests_maintain ledger_maintain webhooks_deliver simulate simulate_trucks db_worker; do
     grep -qx "$command" <<<"$COMMANDS" || MISSING+=("$command")
 done
 if (( ${#MISSING[@]} )); then
@@ -167,6 +167,8 @@ started tracking_maintain $!
 # Manifest deadlines: receipt reminders and overdue findings (办法 Art. 18).
 "$GREENISLE" manifests_maintain --every 300 >"$LOG_DIR/manifests_maintain.log" 2>&1 &
 started manifests_maintain $!
+"$GREENISLE" ledger_maintain --every 900 >"$LOG_DIR/ledger_maintain.log" 2>&1 &
+started ledger_maintain $!
 # Signed webhooks to organisations subscribed to their manifests' state changes.
 "$GREENISLE" webhooks_deliver --every 5 >"$LOG_DIR/webhooks.log" 2>&1 &
 started webhooks_deliver $!
@@ -228,6 +230,7 @@ echo "  JT/T 808 listener        $LOG_DIR/jt808_listener.log ($JT808_HOST:$JT808
 echo "  telemetry upkeep         $LOG_DIR/telemetry_maintain.log (every 60 s)"
 echo "  truck alerts upkeep      $LOG_DIR/tracking_maintain.log (every 30 s)"
 echo "  manifest deadlines       $LOG_DIR/manifests_maintain.log (every 5 min)"
+echo "  storage and balance      $LOG_DIR/ledger_maintain.log (every 15 min)"
 echo "  webhooks                 $LOG_DIR/webhooks.log (every 5 s)"
 echo "  truck simulator          $LOG_DIR/simulate_trucks.log (JT/T 808 terminals of the demo collector)"
 echo "  task worker (planning)   $LOG_DIR/worker.log"

@@ -49,6 +49,7 @@ def test_core_loop_services_write_dotted_actions(received_manifest):
         "manifests.manifest.delivered",
         "manifests.manifest.received",
         "ledger.record.storage_in",
+        "ledger.record.outsourced_disposal",
     }
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 from ninja.pagination import paginate
 
 from greenisle.api.auth import person_auth
@@ -204,7 +204,9 @@ def get_declaration(request: HttpRequest, declaration_id: uuid.UUID) -> Any:
 
 
 class SubmitIn(Schema):
-    figures_seen: str = ""
+    # The `fingerprint` of the declaration as the person reviewed it: submission is refused when the
+    # ledger has changed the figures since.
+    figures_seen: str = Field(min_length=16, max_length=16)
 
 
 @router.post(

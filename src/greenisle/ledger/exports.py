@@ -107,13 +107,13 @@ def columns(kind: str) -> list[Column]:
     """The Appendix C columns, in order, for a declaration of ``kind``."""
     _word, _english, _table, previous, current = KINDS.get(kind, KINDS[core.YEAR])
     return [
-        Column("", "序号", 6, 7, True),
+        Column("", "序号", 6, 8, True),
         Column(NAME, "行业俗称/单位内部名称", 18, 16, True),
         Column(NAME, "国家危险废物名录名称", 28, 19, True),
         Column("", "危险废物类别", 9, 11, True),
-        Column("", "危险废物代码", 12, 19, True),
+        Column("", "危险废物代码", 12, 17, True),
         Column("", "有害成分名称", 14, 13, True),
-        Column("", "形态", 8, 8, True),
+        Column("", "形态", 8, 9, True),
         Column("", "危险特性", 9, 9, True),
         Column(GENERATION, "产生量", 11, 13, True, numeric=True),
         Column(GENERATION, "计量单位", 6, 7, True),
@@ -165,7 +165,7 @@ def _blocks(content: Mapping[str, Any]) -> list[list[list[Cell]]]:
         own = row.get("own") or []
         outsourced = row.get("outsourced") or []
         lines: list[list[Cell]] = []
-        for n in range(max(1, len(own))):
+        for n in range(max(1, len(own), len(outsourced))):
             line = list(waste)
             if n < len(own):
                 line[OWN_AT : OWN_AT + 3] = [own[n].get("method", ""), _tonnes(own[n].get("t")), TONNE]

@@ -39,6 +39,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    UUIDField,
     Value,
     When,
 )
@@ -97,7 +98,8 @@ class StockItem:
 
     @property
     def since_date(self) -> dt.date:
-        return timezone.localtime(self.since).date()
+        day: dt.date = timezone.localtime(self.since).date()
+        return day
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,9 @@ def inventory(organization: Any, *, site: Any = None, today: dt.date | None = No
             ),
             record_id=Subquery(first_add.values("pk")[:1]),
             at_site=Coalesce(
-                Subquery(latest_in.values("site_id")[:1]), Subquery(first_add.values("site_id")[:1])
+                Subquery(latest_in.values("site_id")[:1]),
+                Subquery(first_add.values("site_id")[:1]),
+                output_field=UUIDField(),
             ),
             facility=Subquery(latest_in.values("facility_code")[:1]),
             sender=Subquery(latest_external.values("counterparty__name")[:1]),
@@ -203,9 +207,11 @@ def _state(today: dt.date, due: dt.date, remind_from: dt.date) -> str:
 def holds_collection_licence(organization: Any, today: dt.date) -> bool:
     """Whether the unit has held a 收集经营许可证 by ``today``. Waste collected under a licence that
     has since expired still has to reach a facility, so expiry does not lift the limit."""
-    return Licence.objects.filter(
-        organization=organization, licence_type=LicenceType.COLLECTION, valid_from__lte=today
-    ).exists()
+    return bool(
+        Licence.objects.filter(
+            organization=organization, licence_type=LicenceType.COLLECTION, valid_from__lte=today
+        ).exists()
+    )
 
 
 def storage_limits(organization: Any, today: dt.date) -> list[LimitStatus]:
@@ -281,7 +287,7 @@ def zone_for(site: Any, waste_code: Any, *, field: str | None = None) -> Storage
     if not zones.exists():
         return None
     category = waste_code.category.code
-    zone = (
+    zone: StorageZone | None = (
         zones.filter(groups__collector_id=site.organization_id, groups__categories__code=category)
         .order_by("code")
         .first()

@@ -108,10 +108,9 @@ def _line_receipt(line: ManifestLine, given: Any, field: str) -> dict[str, Any]:
     if decision == LineDecision.ACCEPTED and mismatch:
         # GB 18597-2023: what the label says is not what the manifest says; it is not stored as it
         # stands. The receiver rejects it or partly accepts it (and says why).
-        assert line.container is not None
         raise ServiceError(
             f"容器 {line.container_code} 的标签代码 {line.container.waste_code.code} 与联单代码 {line.waste_code.code} "
-            f"不符，不能整单接收，请拒收或部分接收 / the label of {line.container_code} says "
+            f"不符，不能全量接收，请拒收或部分接收 / the label of {line.container_code} says "
             f"{line.container.waste_code.code} but the manifest says {line.waste_code.code}: reject or partly "
             "accept it",
             field=f"{field}.decision",
