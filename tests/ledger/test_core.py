@@ -10,7 +10,6 @@ import pytest
 from greenisle.ledger import core
 from greenisle.ledger.core import (
     Entry,
-    Period,
     WasteInfo,
     declaration_rows,
     period_of,
@@ -211,9 +210,3 @@ def test_balance_tolerance() -> None:
     assert gap.gap_kg == 30 and gap.beyond(pct=Decimal(5), kg=Decimal(1))
     small = core.Balance(OIL, Decimal("10"), Decimal("0"), Decimal("9.2"), Decimal("0"))
     assert not small.beyond(pct=Decimal(5), kg=Decimal(1))  # 0.8 kg: under the 1 kg floor
-
-
-def test_period_type_is_frozen() -> None:
-    period = Period("month", d("2026-01-01"), d("2026-02-01"))
-    with pytest.raises(AttributeError):
-        period.kind = "year"  # type: ignore[misc]

@@ -13,8 +13,9 @@ import pytest
 from django.utils import timezone
 
 from greenisle.core.errors import ServiceError
-from greenisle.ledger.exports import declaration_pdf, declaration_title, declaration_xlsx, plan_receipt_pdf
+from greenisle.ledger.exports import declaration_pdf, declaration_title, declaration_xlsx
 from greenisle.ledger.models import Declaration, DeclarationStatus
+from greenisle.plans.documents import plan_receipt_pdf
 
 GREENISLE = "南通绿岛环保科技有限公司"
 RUDONG = "如东某危废处置中心"

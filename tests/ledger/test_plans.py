@@ -15,6 +15,7 @@ from greenisle.core.errors import Conflict, PermissionDenied, ServiceError
 from greenisle.ledger.models import RecordType
 from greenisle.ledger.services import ledger_record_add
 from greenisle.notifications.models import Notification
+from greenisle.plans.classification import site_class_override, site_classify
 from greenisle.plans.models import ManagementPlan, PlanStatus, SiteClassification
 from greenisle.plans.services import (
     PlanIncomplete,
@@ -24,8 +25,6 @@ from greenisle.plans.services import (
     plan_prepare,
     plan_review,
     plan_update,
-    site_class_override,
-    site_classify,
 )
 
 YEAR = timezone.localdate().year
@@ -34,7 +33,7 @@ OIL = "900-214-08"
 FILLED = {
     "legal_representative": "李大同",
     "eia_reference": "无（登记管理）",
-    "permit_reference": "排污登记 91320602MA1XXXXX001W",
+    "permit_reference": "排污登记编号 320602-2025-0117",
 }
 
 
@@ -67,12 +66,14 @@ def history(site, collector, *, produced_kg: str, handed_kg: str, year: int = YE
 
 
 @pytest.fixture
-def prepared(producer_site, collector, contract, alice):
+def prepared(producer_site, collector, contract, alice, smart_bin):
     history(producer_site, collector, produced_kg="1200", handed_kg="1000")
     return plan_prepare(actor=alice, site_id=producer_site.pk, year=YEAR)
 
 
-def test_prepared_from_the_registry_and_last_years_ledger(prepared, producer, producer_site, collector):
+def test_prepared_from_the_registry_and_last_years_ledger(
+    prepared, producer, producer_site, collector, smart_bin
+):
     plan = prepared
     assert plan.status == PlanStatus.DRAFT and plan.revision == 0
     # 1.2 t last year: a registration unit (§4.2.1 c), which fills A.1, A.3 and A.7.
@@ -86,7 +87,9 @@ def test_prepared_from_the_registry_and_last_years_ledger(prepared, producer, pr
     assert (oil.annual_t, oil.transfer_t, oil.method) == (Decimal("1.200"), Decimal("1.000"), "C1")
     assert list(oil.receivers.all()) == [collector]
     # Codes the bin holds but the ledger never saw get a row too, with nothing expected yet.
-    assert set(rows) >= {OIL}
+    unseen = {c.code for c in smart_bin.waste_codes.all()} - {OIL}
+    assert unseen and unseen <= set(rows)
+    assert all(rows[code].annual_t == 0 for code in unseen)
 
 
 def test_filing_an_incomplete_plan_names_what_is_missing(prepared, alice):

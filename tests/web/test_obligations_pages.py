@@ -22,8 +22,9 @@ from greenisle.ledger.declarations import declaration_prepare, declaration_submi
 from greenisle.ledger.models import BulkFiling, BulkFilingStatus, Declaration, DeclarationStatus, RecordType
 from greenisle.ledger.services import ledger_record_add
 from greenisle.plans import core as plan_core
+from greenisle.plans.classification import site_class_override
 from greenisle.plans.models import ManagementPlan, PlanStatus
-from greenisle.plans.services import plan_file, plan_prepare, plan_update, site_class_override
+from greenisle.plans.services import plan_file, plan_prepare, plan_update
 from web.helpers import messages_of, page_text
 
 TODAY = timezone.localdate()

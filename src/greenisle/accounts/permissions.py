@@ -30,3 +30,28 @@ def require(user: Any, *, kind: str, roles: set[str] | None = None, organization
     if organization_id is not None and str(org.id) != str(organization_id):
         raise PermissionDenied("不属于本单位 / belongs to another organisation")
     return membership
+
+
+def acting_for(
+    membership: Any, organization_id: Any, *, own_roles: set[str], collector_roles: set[str], what: str
+) -> str:
+    """'producer' when ``membership`` is of the organisation itself (in one of ``own_roles``),
+    'collector' when it is of the organisation's collector under an active contract (in one of
+    ``collector_roles``): who may keep a ledger, file a plan or declare for a small producer (HJ 1259
+    §7.1.3). ``what`` names the act in the refusal."""
+    from greenisle.organizations.models import ServiceContract
+
+    org = membership.organization
+    if org.pk == organization_id:
+        if membership.role not in own_roles:
+            raise PermissionDenied(
+                f"角色 {membership.role} 不能{what} / role {membership.role} may not do this"
+            )
+        return "producer"
+    if (
+        org.kind == "collector"
+        and membership.role in collector_roles
+        and ServiceContract.objects.active().filter(collector=org, producer_id=organization_id).exists()
+    ):
+        return "collector"
+    raise PermissionDenied(f"只能为本单位或服务客户{what} / only for your own organisation or a client")

@@ -140,13 +140,11 @@ def _file_plan(clerk: User, device: Bin, collector: Organization) -> None:
         actor=clerk,
         plan_id=plan.pk,
         basic={
-            "legal_representative": plan.basic.get("technical_lead") or "法定代表人",
-            "technical_lead": plan.basic.get("technical_lead") or "技术负责人",
-            "phone": plan.basic.get("phone") or "0513-00000000",
-            "technical_lead_phone": plan.basic.get("phone") or "0513-00000000",
-            "industry_code": plan.basic.get("industry_code") or "8111",
+            # What the registry does not hold and the producer's clerk types in.
+            # The workshop's owner is its contact person (the registry's technical lead).
+            "legal_representative": plan.basic["technical_lead"],
             "eia_reference": "无（登记管理类）/ none (registration class)",
-            "permit_reference": f"排污登记 {plan.basic.get('uscc', '')}001Y",
+            "permit_reference": f"排污登记 {plan.basic['uscc']}001Y",
         },
         wastes=rows,
     )

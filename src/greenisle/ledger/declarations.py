@@ -17,6 +17,8 @@ Content (``Declaration.content``)::
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +26,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from greenisle.accounts.permissions import membership_of
+from greenisle.accounts.permissions import acting_for, membership_of
 from greenisle.audit.services import transition_apply
 from greenisle.core.counters import counter_next
 from greenisle.core.errors import NotFound, PermissionDenied, ServiceError
@@ -47,10 +49,6 @@ def site_class(site: Any, year: int) -> str:
     plan = ManagementPlan.objects.filter(site=site, year=year, status__in=IN_FORCE).first()
     if plan is not None:
         return plan.management_class
-    return core_class_default()
-
-
-def core_class_default() -> str:
     return "registration"
 
 
@@ -193,24 +191,18 @@ def declarer_role(actor: Any, site: Any) -> tuple[str, Any]:
     from greenisle.ledger.events import business_licence
 
     membership = membership_of(actor)
-    org = membership.organization
-    if org.pk == site.organization_id:
-        if membership.role not in PRODUCER_ROLES:
-            raise PermissionDenied(
-                f"角色 {membership.role} 不能申报 / role {membership.role} may not declare"
-            )
-        return "producer", membership
-    if (
-        org.kind == "collector"
-        and membership.role in ON_BEHALF_ROLES
-        and ServiceContract.objects.active().filter(collector=org, producer_id=site.organization_id).exists()
-    ):
-        if business_licence(org, timezone.localdate()) is None:
-            raise PermissionDenied(
-                "代为申报须持有有效经营许可证 / declaring for a client needs a business licence in force (HJ 1259 §7.1.3)"
-            )
-        return "collector", membership
-    raise PermissionDenied("只能为本单位或服务客户申报 / only your own or a client's declaration")
+    role = acting_for(
+        membership,
+        site.organization_id,
+        own_roles=PRODUCER_ROLES,
+        collector_roles=ON_BEHALF_ROLES,
+        what="申报",
+    )
+    if role == "collector" and business_licence(membership.organization, timezone.localdate()) is None:
+        raise PermissionDenied(
+            "代为申报须持有有效经营许可证 / declaring for a client needs a business licence in force (HJ 1259 §7.1.3)"
+        )
+    return role, membership
 
 
 def _lock(declaration_id: Any) -> Declaration:
@@ -296,9 +288,6 @@ def declaration_submit(*, actor: Any, declaration_id: Any, figures_seen: str = "
 
 def fingerprint(content: dict[str, Any]) -> str:
     """A short digest of a declaration's figures: what the reviewer saw."""
-    import hashlib
-    import json
-
     body = json.dumps({"rows": content.get("rows"), "totals": content.get("totals")}, sort_keys=True)
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 

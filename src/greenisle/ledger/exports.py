@@ -1,5 +1,5 @@
 """Exports of declarations (申报报告, HJ 1259-2022 Appendix C tables C.1 monthly, C.2 quarterly and C.3
-annual) as an Excel workbook and as a PDF, and the PDF filing receipt of a management plan.
+annual) as an Excel workbook and as a PDF.
 
 The table follows Appendix C: one block per waste code; a code disposed of by several own methods or
 sent to several receivers takes one sheet row per method and receiver, with the cells that belong to
@@ -20,19 +20,28 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
-from fpdf.enums import WrapMode
 from openpyxl import Workbook  # type: ignore[import-untyped]
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side  # type: ignore[import-untyped]
 from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 
 from greenisle.core.errors import ServiceError
 from greenisle.ledger import core
-from greenisle.manifests.documents import FAMILY, _fit, _pdf
+from greenisle.ledger.pdf_layout import (
+    BOTTOM,
+    MARGIN,
+    ROW_H,
+    Table,
+    box,
+    facts_pdf,
+    footer_line,
+    local,
+    new_pdf,
+    page_numbers,
+)
+from greenisle.manifests.documents import FAMILY, _fit
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 TONNE = "吨"
 ZERO = Decimal("0.000")
 
@@ -53,24 +62,10 @@ DECLARATION_STATUSES = {
     "confirmed": "已确认 / Confirmed",
     "submitted": "已申报 / Submitted",
 }
-PLAN_STATUSES = {
-    "draft": "草稿 / Draft",
-    "filed": "已备案 / Filed",
-    "approved": "已审核 / Approved",
-    "returned": "退回修改 / Returned for changes",
-    "superseded": "已被变更替代 / Superseded by an amendment",
-}
 
 
-def _shown(value: str, names: Mapping[str, str]) -> str:
+def shown(value: str, names: Mapping[str, str]) -> str:
     return names.get(value, value or "—")
-
-
-def _local(value: dt.datetime | None) -> str:
-    """A time in Asia/Shanghai (the platform's and the bureaus' clock), to the minute."""
-    if value is None:
-        return "—"
-    return value.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
 def _tonnes(value: Any) -> Decimal:
@@ -244,15 +239,15 @@ def _facts(declaration: Any) -> list[tuple[str, str]]:
         ("申报期 / Period", f"{_label_zh(declaration)}（{start:%Y-%m-%d} 至 {end:%Y-%m-%d}）"),
         (
             "管理类别 / Management class",
-            _shown(declaration.management_class or unit.get("management_class", ""), MANAGEMENT_CLASSES),
+            shown(declaration.management_class or unit.get("management_class", ""), MANAGEMENT_CLASSES),
         ),
-        ("状态 / Status", _shown(declaration.status, DECLARATION_STATUSES)),
+        ("状态 / Status", shown(declaration.status, DECLARATION_STATUSES)),
         ("申报截止日 / Due on", f"{declaration.due_on:%Y-%m-%d}" if declaration.due_on else "—"),
     ]
     if declaration.receipt_number:
         facts.append(("申报回执编号 / Receipt number", declaration.receipt_number))
     if declaration.submitted_at:
-        facts.append(("申报时间 / Submitted at", _local(declaration.submitted_at)))
+        facts.append(("申报时间 / Submitted at", local(declaration.submitted_at)))
     if declaration.filed_by_organization_id:
         name = declaration.filed_by_organization.name
         facts.append(("代为申报 / Filed on behalf", f"由 {name} 代为申报 / filed by {name}"))
@@ -377,47 +372,6 @@ def _write(cell: Any, value: Cell, col: Column) -> None:
         cell.number_format = "@"  # codes such as 900-214-08 stay text
 
 
-# --- PDF --------------------------------------------------------------------------------------------
-
-MARGIN = 10.0
-BOTTOM = 12.0  # room kept for the page number
-LINE_H = 3.0  # mm per line of 7 pt text
-ROW_H = 7.0  # two lines
-PAD = 0.8
-
-
-def _wrap(pdf: FPDF, text: str, width: float) -> list[str]:
-    lines = pdf.multi_cell(width, LINE_H, text, dry_run=True, output="LINES", wrapmode=WrapMode.CHAR)
-    assert isinstance(lines, list)
-    return [str(line) for line in lines] or [""]
-
-
-def _box(
-    pdf: FPDF,
-    x: float,
-    y: float,
-    w: float,
-    h: float,
-    text: str,
-    *,
-    align: str = "C",
-    fill: bool = False,
-) -> None:
-    """A bordered cell at (x, y) with ``text`` wrapped, centred vertically, and cut (…) to the box."""
-    pdf.rect(x, y, w, h, style="DF" if fill else "D")
-    if not text:
-        return
-    inner = w - 2 * PAD
-    lines = _wrap(pdf, text, inner)
-    most = max(1, int(h // LINE_H))
-    if len(lines) > most:
-        lines = lines[: most - 1] + [_fit(pdf, "".join(lines[most - 1 :]), inner)]
-    first = y + (h - len(lines) * LINE_H) / 2
-    for n, line in enumerate(lines):
-        pdf.set_xy(x + PAD, first + n * LINE_H)
-        pdf.cell(inner, LINE_H, line, align=align)
-
-
 def _text(value: Cell) -> str:
     if value is None:
         return ""
@@ -426,39 +380,7 @@ def _text(value: Cell) -> str:
     return str(value)
 
 
-class _Table:
-    """Draws a table on an A4 landscape or portrait page, a new page (with its header again) when the
-    rows run out of room."""
-
-    def __init__(self, pdf: FPDF, widths: Sequence[float], heading: str) -> None:
-        self.pdf = pdf
-        self.x = [MARGIN + sum(widths[:n]) for n in range(len(widths))]
-        self.widths = list(widths)
-        self.heading = heading
-
-    @property
-    def room(self) -> float:
-        return self.pdf.h - BOTTOM - self.pdf.get_y()
-
-    def new_page(self) -> None:
-        self.pdf.add_page()
-        self.pdf.set_font(FAMILY, size=8)
-        self.pdf.set_xy(MARGIN, MARGIN)
-        self.pdf.cell(0, 5, f"{self.heading}（续） / continued", new_x="LMARGIN", new_y="NEXT")
-        self.header()
-
-    def header(self) -> None:
-        raise NotImplementedError
-
-    def cells(self, y: float, h: float, texts: Sequence[str], *, spans: Sequence[bool] = ()) -> None:
-        for n, (x, w, text) in enumerate(zip(self.x, self.widths, texts, strict=True)):
-            if spans and not spans[n]:
-                continue
-            self.pdf.set_font(FAMILY, size=7)
-            _box(self.pdf, x, y, w, h, text)
-
-
-class _DeclarationTable(_Table):
+class _DeclarationTable(Table):
     GROUP_H = 5.0
     LABEL_H = 10.0
 
@@ -475,16 +397,16 @@ class _DeclarationTable(_Table):
         while n < len(self.cols):
             col = self.cols[n]
             if not col.group:
-                _box(pdf, self.x[n], y, col.pdf_width, self.GROUP_H + self.LABEL_H, col.label, fill=True)
+                box(pdf, self.x[n], y, col.pdf_width, self.GROUP_H + self.LABEL_H, col.label, fill=True)
                 n += 1
                 continue
             span = 1
             while n + span < len(self.cols) and self.cols[n + span].group == col.group:
                 span += 1
             width = sum(c.pdf_width for c in self.cols[n : n + span])
-            _box(pdf, self.x[n], y, width, self.GROUP_H, col.group, fill=True)
+            box(pdf, self.x[n], y, width, self.GROUP_H, col.group, fill=True)
             for k in range(n, n + span):
-                _box(
+                box(
                     pdf,
                     self.x[k],
                     y + self.GROUP_H,
@@ -515,10 +437,10 @@ class _DeclarationTable(_Table):
             for n, (x, col) in enumerate(zip(self.x, self.cols, strict=True)):
                 self.pdf.set_font(FAMILY, size=7)
                 if col.per_waste:
-                    _box(self.pdf, x, y, col.pdf_width, len(part) * ROW_H, _text(part[0][n]))
+                    box(self.pdf, x, y, col.pdf_width, len(part) * ROW_H, _text(part[0][n]))
                     continue
                 for k, line in enumerate(part):
-                    _box(self.pdf, x, y + k * ROW_H, col.pdf_width, ROW_H, _text(line[n]))
+                    box(self.pdf, x, y + k * ROW_H, col.pdf_width, ROW_H, _text(line[n]))
             self.pdf.set_xy(MARGIN, y + len(part) * ROW_H)
             done += len(part)
 
@@ -528,53 +450,10 @@ class _DeclarationTable(_Table):
         y = self.pdf.get_y()
         self.pdf.set_font(FAMILY, size=7)
         label_w = sum(self.widths[:GENERATED_AT])
-        _box(self.pdf, MARGIN, y, label_w, ROW_H, _text(line[0]), fill=False)
+        box(self.pdf, MARGIN, y, label_w, ROW_H, _text(line[0]), fill=False)
         for n in range(GENERATED_AT, WIDTH):
-            _box(self.pdf, self.x[n], y, self.widths[n], ROW_H, _text(line[n]))
+            box(self.pdf, self.x[n], y, self.widths[n], ROW_H, _text(line[n]))
         self.pdf.set_xy(MARGIN, y + ROW_H)
-
-
-def _page_numbers(pdf: FPDF) -> None:
-    total = pdf.page
-    for page in range(1, total + 1):
-        pdf.page = page
-        pdf.set_font(FAMILY, size=7)
-        pdf.set_xy(MARGIN, pdf.h - BOTTOM + 3)
-        pdf.cell(pdf.w - 2 * MARGIN, 4, f"第 {page} / {total} 页 · page {page} of {total}", align="C")
-    pdf.page = total
-
-
-def _facts_pdf(pdf: FPDF, facts: Sequence[tuple[str, str]], *, per_line: int, width: float) -> None:
-    """Label–value pairs, ``per_line`` to a line."""
-    pdf.set_font(FAMILY, size=8.5)
-    cell = width / per_line
-    for n, (label, value) in enumerate(facts):
-        pdf.cell(cell, 5.5, _fit(pdf, f"{label}：{value}", cell - 2))
-        if n % per_line == per_line - 1 or n == len(facts) - 1:
-            pdf.ln(5.5)
-
-
-def _new_pdf(orientation: str) -> FPDF:
-    pdf = _pdf(format="A4", orientation=orientation)
-    pdf.set_margins(MARGIN, MARGIN, MARGIN)
-    # Pages are broken here, where the table's header can be repeated.
-    pdf.set_auto_page_break(auto=False)
-    pdf.add_page()
-    return pdf
-
-
-def _footer_line(pdf: FPDF) -> None:
-    pdf.set_font(FAMILY, size=7)
-    if pdf.h - BOTTOM - pdf.get_y() < 6:
-        pdf.add_page()
-    pdf.ln(1)
-    pdf.cell(
-        0,
-        5,
-        f"生成时间 / generated at：{_local(dt.datetime.now(tz=SHANGHAI))} · greenisle 绿岛",
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
 
 
 def declaration_pdf(declaration: Any) -> bytes:
@@ -582,14 +461,14 @@ def declaration_pdf(declaration: Any) -> bytes:
     (header repeated on every page) and its totals."""
     content = declaration.content or {}
     title = declaration_title(declaration)
-    pdf = _new_pdf("landscape")
+    pdf = new_pdf("landscape")
     width = pdf.w - 2 * MARGIN
     pdf.set_font(FAMILY, size=14)
     pdf.cell(width, 8, title, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FAMILY, size=8)
     pdf.cell(width, 5, _subtitle(declaration), align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1)
-    _facts_pdf(pdf, _facts(declaration), per_line=3, width=width)
+    facts_pdf(pdf, _facts(declaration), per_line=3, width=width)
     pdf.ln(2)
 
     table = _DeclarationTable(pdf, columns(declaration.kind), title)
@@ -602,121 +481,6 @@ def declaration_pdf(declaration: Any) -> bytes:
     if note:
         pdf.set_font(FAMILY, size=7.5)
         pdf.cell(width, 5, _fit(pdf, note, width), new_x="LMARGIN", new_y="NEXT")
-    _footer_line(pdf)
-    _page_numbers(pdf)
-    return bytes(pdf.output())
-
-
-# --- the plan's filing receipt ----------------------------------------------------------------------
-
-
-class _PlanWasteTable(_Table):
-    HEADER = (
-        "废物代码 / Code",
-        "废物名称 / Name",
-        "预计产生量（吨/年） / Expected t/yr",
-        "预计转移量（吨） / Transfer t",
-        "利用/处置方式 / Method",
-        "接收单位 / Receivers",
-    )
-
-    def header(self) -> None:
-        self.pdf.set_fill_color(235, 235, 235)
-        self.pdf.set_font(FAMILY, size=7)
-        y = self.pdf.get_y()
-        for x, w, text in zip(self.x, self.widths, self.HEADER, strict=True):
-            _box(self.pdf, x, y, w, 2 * ROW_H, text, fill=True)
-        self.pdf.set_fill_color(255, 255, 255)
-        self.pdf.set_xy(MARGIN, y + 2 * ROW_H)
-
-    def row(self, texts: Sequence[str]) -> None:
-        self.pdf.set_font(FAMILY, size=7)
-        lines = max(len(_wrap(self.pdf, t, w - 2 * PAD)) for t, w in zip(texts, self.widths, strict=True))
-        height = max(ROW_H, min(lines, 6) * LINE_H + 1)
-        if height > self.room:
-            self.new_page()
-        y = self.pdf.get_y()
-        self.cells(y, height, texts)
-        self.pdf.set_xy(MARGIN, y + height)
-
-
-def _person(user: Any) -> str:
-    if user is None:
-        return "—"
-    return str(getattr(user, "display_name", "") or user.get_username())
-
-
-def plan_receipt_pdf(plan: Any) -> bytes:
-    """The filing receipt (备案回执) of a filed management plan on A4: the filing, the unit and site, and
-    the wastes it plans with their receivers."""
-    if not plan.filing_number:
-        raise ServiceError(
-            "管理计划尚未备案，没有回执 / the plan is not filed, so it has no receipt",
-            field="plan",
-            code="not_filed",
-        )
-    site = plan.site
-    org = site.organization
-    filed_by = _person(plan.filed_by)
-    if plan.filed_by_organization_id:
-        name = plan.filed_by_organization.name
-        filed_by = f"{filed_by}（由 {name} 代为备案 / filed on behalf by {name}）"
-    if plan.revision:
-        revision = f"第 {plan.revision} 次变更 / amendment {plan.revision}"
-        if plan.amends_id:
-            revision += f"（变更 {plan.amends.filing_number or '—'} / amends it）"
-    else:
-        revision = "原计划 / original plan"
-    facts = [
-        ("备案编号 / Filing number", plan.filing_number),
-        ("单位名称 / Organisation", org.name),
-        ("统一社会信用代码 / USCC", org.uscc),
-        ("场所 / Site", site.name),
-        ("地址 / Address", site.address or "—"),
-        ("计划年度 / Year", f"{plan.year}"),
-        ("版本 / Revision", revision),
-        ("管理类别 / Management class", _shown(plan.management_class, MANAGEMENT_CLASSES)),
-        ("备案时间 / Filed at", _local(plan.filed_at)),
-        ("备案人 / Filed by", filed_by),
-        ("状态 / Status", _shown(plan.status, PLAN_STATUSES)),
-    ]
-
-    title = "危险废物管理计划备案回执 / Management plan filing receipt"
-    pdf = _new_pdf("portrait")
-    width = pdf.w - 2 * MARGIN
-    pdf.set_font(FAMILY, size=14)
-    pdf.cell(width, 9, title, align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font(FAMILY, size=8)
-    pdf.cell(width, 5, "HJ 1259-2022 §5", align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(2)
-    pdf.set_font(FAMILY, size=9)
-    for label, value in facts:
-        pdf.cell(52, 6.5, label, border=1)
-        pdf.cell(width - 52, 6.5, _fit(pdf, value, width - 54), border=1, new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
-    pdf.set_font(FAMILY, size=11)
-    pdf.cell(width, 7, "计划危险废物 / Planned wastes", new_x="LMARGIN", new_y="NEXT")
-
-    table = _PlanWasteTable(pdf, [24, 46, 24, 22, 20, 54], title)
-    table.header()
-    wastes = (
-        plan.wastes.select_related("waste_code").prefetch_related("receivers").order_by("waste_code__code")
-    )
-    count = 0
-    for waste in wastes:
-        count += 1
-        table.row(
-            [
-                waste.waste_code.code,
-                waste.waste_code.short_name,
-                str(waste.annual_t),
-                "—" if waste.transfer_t is None else str(waste.transfer_t),
-                waste.method or "—",
-                "、".join(r.name for r in waste.receivers.all()) or "—",
-            ]
-        )
-    if not count:
-        table.row(["—", "未列危险废物 / no wastes", "", "", "", ""])
-    _footer_line(pdf)
-    _page_numbers(pdf)
+    footer_line(pdf)
+    page_numbers(pdf)
     return bytes(pdf.output())

@@ -14,11 +14,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from greenisle.accounts.permissions import membership_of
+from greenisle.accounts.permissions import acting_for, membership_of
 from greenisle.audit.services import event_record
 from greenisle.catalog.models import WasteCode
 from greenisle.core.counters import counter_next
-from greenisle.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
+from greenisle.core.errors import Conflict, NotFound, ServiceError
 from greenisle.ledger import core
 from greenisle.ledger.batch_codes import BatchCodeError, format_batch_code, parse_batch_code
 from greenisle.ledger.models import (
@@ -30,7 +30,7 @@ from greenisle.ledger.models import (
     ReceiverType,
     RecordType,
 )
-from greenisle.organizations.models import ServiceContract, Site
+from greenisle.organizations.models import Site
 
 WRITER_ROLES = {"admin", "clerk", "dispatcher", "receiver"}
 MAX_RECORD_KG = Decimal("100000")
@@ -136,25 +136,13 @@ def _writable_site(actor: Any, site_id: Any) -> tuple[Any, Any]:
     """The site whose ledger ``actor`` may write: its own organisation's, or (HJ 1259 §7.1.3) a client's
     when it acts for the client's collector."""
     membership = membership_of(actor)
-    if membership.role not in WRITER_ROLES:
-        raise PermissionDenied(
-            f"角色 {membership.role} 不能记台账 / role {membership.role} may not keep the ledger"
-        )
     site = Site.objects.select_related("organization").filter(pk=site_id).first()
     if site is None:
         raise NotFound("场所不存在 / no such site", field="site_id")
-    if site.organization_id == membership.organization_id:
-        return membership, site
-    if (
-        membership.organization.kind == "collector"
-        and ServiceContract.objects.active()
-        .filter(collector_id=membership.organization_id, producer_id=site.organization_id)
-        .exists()
-    ):
-        return membership, site
-    raise PermissionDenied(
-        "只能记本单位或服务客户的台账 / only your own or a client's ledger", field="site_id"
+    acting_for(
+        membership, site.organization_id, own_roles=WRITER_ROLES, collector_roles=WRITER_ROLES, what="记台账"
     )
+    return membership, site
 
 
 def _decimal_kg(value: Any, field: str) -> Decimal:
@@ -234,7 +222,6 @@ def ledger_entry_add(
     method = (method or "").strip().upper()
     from greenisle.manifests.receipt import TREATMENT_METHODS
 
-    external = False
     if record_type in core.OWN_TYPES or record_type in core.OUTSOURCED_TYPES:
         if method not in TREATMENT_METHODS:
             raise ServiceError(
@@ -278,7 +265,6 @@ def ledger_entry_add(
         occurred_at=occurred_at,
         actor=actor,
         source_batch_code=source_batch_code,
-        external=external,
         entry=EntryKind.MANUAL,
         facility_code=facility_code.strip(),
         container_type=container_type.strip(),

@@ -14,6 +14,7 @@ from greenisle.api.pagination import Pagination
 from greenisle.api.schemas import ErrorOut
 from greenisle.core.errors import NotFound
 from greenisle.organizations.models import Site
+from greenisle.plans import classification as classification_mod
 from greenisle.plans import services
 from greenisle.plans.models import ManagementPlan
 
@@ -174,7 +175,7 @@ def amend(request: HttpRequest, plan_id: uuid.UUID) -> Any:
 
 @router.get("/management-plans/{plan_id}/receipt.pdf", response={200: None, 404: ErrorOut})
 def receipt(request: HttpRequest, plan_id: uuid.UUID) -> Any:
-    from greenisle.ledger.exports import plan_receipt_pdf
+    from greenisle.plans.documents import plan_receipt_pdf
 
     plan = _plan(request, plan_id)
     if not plan.filing_number:
@@ -201,7 +202,7 @@ class ClassIn(Schema):
 def classification(request: HttpRequest, site_id: uuid.UUID) -> Any:
     if not Site.objects.visible_to(request.user).filter(pk=site_id).exists():
         raise NotFound("场所不存在 / no such site", field="site_id")
-    return services.site_classify(site_id=site_id)
+    return classification_mod.site_classify(site_id=site_id)
 
 
 @router.post(
@@ -210,6 +211,6 @@ def classification(request: HttpRequest, site_id: uuid.UUID) -> Any:
     summary="The bureau sets a site's management class (§4.2.2); an empty class removes it",
 )
 def override(request: HttpRequest, site_id: uuid.UUID, payload: ClassIn) -> Any:
-    return services.site_class_override(
+    return classification_mod.site_class_override(
         actor=request.user, site_id=site_id, management_class=payload.management_class, reason=payload.reason
     )

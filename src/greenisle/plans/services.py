@@ -4,265 +4,56 @@ registry and last year's ledger, file it (producer or its collector), review it 
 
 from __future__ import annotations
 
-import datetime as dt
-from collections import Counter, defaultdict
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 
-from greenisle.accounts.permissions import membership_of
+from greenisle.accounts.permissions import acting_for, membership_of
 from greenisle.audit.services import event_record, transition_apply
 from greenisle.catalog.models import WasteCode
 from greenisle.core.counters import counter_next
-from greenisle.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
-from greenisle.ledger import core as ledger_core
-from greenisle.ledger.models import LedgerRecord, RecordType
-from greenisle.organizations.models import Organization, ServiceContract, Site
+from greenisle.core.errors import Conflict, NotFound, ServiceError
+from greenisle.organizations.models import Organization
 from greenisle.plans import core
+from greenisle.plans.classification import require_regulator, site_classify, site_or_404
 from greenisle.plans.models import (
     IN_FORCE,
-    ManagementClass,
     ManagementPlan,
     PlanSerial,
     PlanStatus,
     PlanWaste,
-    SiteClassification,
     TransferType,
 )
+from greenisle.plans.prefill import basic_from_registry, wastes_from_history
 from greenisle.plans.transitions import PLAN_TRANSITIONS
 
 FILER_ROLES = {"admin", "clerk"}
 COLLECTOR_FILER_ROLES = {"admin", "clerk", "dispatcher"}
-REGULATOR_ROLES = {"admin", "inspector"}
 EDITABLE = (PlanStatus.DRAFT, PlanStatus.RETURNED)
-
-# GB/T 4754-2017 codes of the industries small producers are in (A.1 行业代码); others are typed in.
-INDUSTRY_CODES: dict[str, str] = {
-    "汽车修理": "8111",
-    "汽车修理与维护": "8111",
-    "机动车维修": "8111",
-    "家具制造": "C21",
-    "木质家具制造": "2110",
-    "金属家具制造": "2130",
-    "机械加工": "C34",
-    "通用设备制造": "C34",
-    "专用设备制造": "C35",
-    "实验室": "M73",
-    "研究和试验发展": "M73",
-    "印刷": "2319",
-    "医疗机构": "Q84",
-}
-
-
-def _site(site_id: Any) -> Site:
-    site = Site.objects.select_related("organization", "division").filter(pk=site_id).first()
-    if site is None:
-        raise NotFound("场所不存在 / no such site", field="site_id")
-    return site
-
-
-def yearly_generation_t(site: Any) -> dict[int, Decimal]:
-    """Tonnes the ledger says the site generated each calendar year (Beijing time)."""
-    totals: dict[int, Decimal] = defaultdict(Decimal)
-    rows = LedgerRecord.objects.filter(
-        site=site, organization_id=site.organization_id, record_type=RecordType.PRODUCTION
-    ).values_list("occurred_at", "weight_kg")
-    for at, kg in rows:
-        totals[timezone.localtime(at).year] += kg
-    return {year: ledger_core.tonnes(kg) for year, kg in totals.items()}
-
-
-def holds_business_licence(organization: Any, day: dt.date) -> bool:
-    from greenisle.ledger.events import business_licence
-
-    return business_licence(organization, day) is not None
-
-
-@transaction.atomic
-def site_classify(*, site_id: Any, year: int | None = None) -> SiteClassification:
-    """§4.2.1 and §4.2.3: compute the site's class for ``year`` from its ledger and its facts. A class
-    set by the bureau (§4.2.2) stays in force; the computed one is kept beside it."""
-    site = _site(site_id)
-    year = year or timezone.localdate().year
-    classification, _created = SiteClassification.objects.select_for_update().get_or_create(site=site)
-    amount, basis = core.annual_amount(
-        yearly_generation_t(site),
-        year=year,
-        operating_since=classification.operating_since,
-        assessed_t=classification.assessed_t,
-    )
-    result = core.management_class(
-        annual_t=amount,
-        own_facility=classification.own_facility,
-        licence_holder=holds_business_licence(site.organization, dt.date(year, 1, 1)),
-    )
-    changed = (classification.computed_class, classification.annual_t) != (result.management_class, amount)
-    classification.computed_class = result.management_class
-    classification.annual_t = amount
-    classification.basis = f"{result.reason}; {basis}"[:200]
-    classification.save()
-    if changed:
-        event_record(
-            action="plans.classification.computed",
-            obj=classification,
-            actor=None,
-            organization=None,
-            subject_organization=site.organization,
-            division_code=site.division_id,
-            payload={
-                "class": result.management_class,
-                "annual_t": str(amount),
-                "basis": classification.basis,
-            },
-        )
-    return classification
-
-
-@transaction.atomic
-def site_class_override(
-    *, actor: Any, site_id: Any, management_class: str, reason: str
-) -> SiteClassification:
-    """§4.2.2: the city's bureau may set a site's class. An empty class removes the override."""
-    membership = membership_of(actor)
-    site = _site(site_id)
-    _require_regulator(membership, site)
-    if management_class and management_class not in ManagementClass.values:
-        raise ServiceError(f"管理类别须为 {ManagementClass.values} / unknown class", field="management_class")
-    reason = (reason or "").strip()
-    if management_class and not reason:
-        raise ServiceError("须说明原因 / a reason is required", field="reason")
-    classification, _created = SiteClassification.objects.select_for_update().get_or_create(site=site)
-    classification.override_class = management_class
-    classification.override_reason = reason[:300]
-    classification.overridden_by = actor
-    classification.overridden_at = timezone.now()
-    classification.save()
-    event_record(
-        action="plans.classification.overridden",
-        obj=classification,
-        actor=actor,
-        organization=membership.organization,
-        subject_organization=site.organization,
-        division_code=site.division_id,
-        payload={"class": management_class, "reason": reason},
-    )
-    return classification
-
-
-def _require_regulator(membership: Any, site: Any) -> None:
-    from greenisle.organizations.identifiers import division_prefix
-
-    org = membership.organization
-    if org.kind != "regulator" or membership.role not in REGULATOR_ROLES:
-        raise PermissionDenied("只有生态环境部门可以审核 / only the bureau reviews")
-    if not site.division_id.startswith(division_prefix(org.division_id)):
-        raise PermissionDenied("该场所不在您的辖区 / the site is outside your division")
 
 
 def filer_role(membership: Any, site: Any) -> str:
     """'producer' for the site's own admin or clerk; 'collector' for its collector's staff."""
-    org = membership.organization
-    if org.pk == site.organization_id:
-        if membership.role not in FILER_ROLES:
-            raise PermissionDenied(f"角色 {membership.role} 不能备案 / role {membership.role} may not file")
-        return "producer"
-    if (
-        org.kind == "collector"
-        and membership.role in COLLECTOR_FILER_ROLES
-        and ServiceContract.objects.active().filter(collector=org, producer_id=site.organization_id).exists()
-    ):
-        return "collector"
-    raise PermissionDenied("只能为本单位或服务客户备案 / only your own or a client's plan")
+    return acting_for(
+        membership,
+        site.organization_id,
+        own_roles=FILER_ROLES,
+        collector_roles=COLLECTOR_FILER_ROLES,
+        what="备案",
+    )
 
 
 def plan_in_force(site: Any, year: int) -> ManagementPlan | None:
     return ManagementPlan.objects.filter(site=site, year=year, status__in=IN_FORCE).first()
 
 
-def basic_from_registry(site: Any) -> dict[str, str]:
-    """Table A.1 from what the platform knows; the rest the producer types in."""
-    org = site.organization
-    industry = (org.industry or "").strip()
-    return {
-        "name": org.name,
-        "registered_address": org.address or site.address,
-        "site_address": site.address,
-        "division": f"{site.division_id} {site.division.name}",
-        "industry": industry,
-        "industry_code": INDUSTRY_CODES.get(industry, ""),
-        "longitude": str(site.longitude),
-        "latitude": str(site.latitude),
-        "uscc": org.uscc,
-        "legal_representative": "",
-        "phone": org.contact_phone,
-        "technical_lead": org.contact_name,
-        "technical_lead_phone": org.contact_phone,
-        "eia_reference": "",
-        "permit_reference": "",
-    }
-
-
-def wastes_from_history(site: Any, year: int) -> list[dict[str, Any]]:
-    """A.3/A.7 rows from last year's ledger: what was generated and handed over, to whom and how.
-    Codes the site's bins hold but the ledger never saw get a row with nothing expected yet."""
-    from greenisle.manifests.models import Container
-
-    start = timezone.make_aware(dt.datetime(year - 1, 1, 1))
-    end = timezone.make_aware(dt.datetime(year, 1, 1))
-    records = LedgerRecord.objects.filter(
-        site=site, organization_id=site.organization_id, occurred_at__gte=start, occurred_at__lt=end
-    )
-    generated = {
-        r["waste_code__code"]: r["kg"]
-        for r in records.filter(record_type=RecordType.PRODUCTION)
-        .values("waste_code__code")
-        .annotate(kg=Sum("weight_kg"))
-    }
-    transferred: dict[str, Decimal] = defaultdict(Decimal)
-    receivers: dict[str, set[Any]] = defaultdict(set)
-    methods: dict[str, Counter[str]] = defaultdict(Counter)
-    for r in records.filter(record_type__in=list(ledger_core.OUTSOURCED_TYPES)).values(
-        "waste_code__code", "weight_kg", "counterparty_id", "method"
-    ):
-        transferred[r["waste_code__code"]] += r["weight_kg"]
-        if r["counterparty_id"]:
-            receivers[r["waste_code__code"]].add(r["counterparty_id"])
-        if r["method"]:
-            methods[r["waste_code__code"]][r["method"]] += 1
-    contract = ServiceContract.objects.active().filter(producer_id=site.organization_id).first()
-    codes = set(generated) | set(transferred)
-    codes |= set(WasteCode.objects.filter(bins__site=site).values_list("code", flat=True))
-    rows = []
-    for code in sorted(codes):
-        form = (
-            Container.objects.filter(site=site, waste_code__code=code)
-            .order_by("-created_at")
-            .values_list("form", flat=True)
-            .first()
-            or ""
-        )
-        rows.append(
-            {
-                "waste_code": code,
-                "annual_t": ledger_core.tonnes(generated.get(code, Decimal(0))),
-                "transfer_t": ledger_core.tonnes(transferred.get(code, Decimal(0))),
-                "form": form,
-                "method": methods[code].most_common(1)[0][0] if methods[code] else ("C1" if contract else ""),
-                "receivers": sorted(str(r) for r in receivers[code])
-                or ([str(contract.collector_id)] if contract else []),
-            }
-        )
-    return rows
-
-
 @transaction.atomic
 def plan_prepare(*, actor: Any, site_id: Any, year: int) -> ManagementPlan:
     """The site's plan for ``year`` to work on: the draft or returned revision if there is one, else a
     new draft pre-filled from the registry and last year's ledger (§5.4, §5.5)."""
-    site = _site(site_id)
+    site = site_or_404(site_id)
     membership = membership_of(actor)
     filer_role(membership, site)
     today = timezone.localdate()
@@ -501,11 +292,9 @@ def plan_file(*, actor: Any, plan_id: Any) -> ManagementPlan:
                 division_code=site.division_id,
                 payload={"by_revision": plan.revision},
             )
-        base = previous.filing_number.split("-")[0]
-        number = f"{base}-{plan.revision}" if base else ""
+        # §5.2.3: an amendment keeps the plan's filing number, with its revision after a dash.
+        number = f"{previous.filing_number.split('-')[0]}-{plan.revision}"
     else:
-        number = ""
-    if not number:
         number = plan.filing_number or core.filing_number(
             site.division_id,
             plan.year,
@@ -550,7 +339,7 @@ def plan_review(*, actor: Any, plan_id: Any, decision: str, note: str = "") -> M
     if plan is None:
         raise NotFound("管理计划不存在 / no such plan", field="plan_id")
     membership = membership_of(actor)
-    _require_regulator(membership, plan.site)
+    require_regulator(membership, plan.site)
     target = {"approve": PlanStatus.APPROVED, "return": PlanStatus.RETURNED}.get(decision)
     if target is None:
         raise ServiceError("结论须为 approve 或 return / decision is approve or return", field="decision")

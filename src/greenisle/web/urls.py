@@ -1,6 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+import greenisle.web.views_declarations as views_declarations
+import greenisle.web.views_management_plans as views_management_plans
 import greenisle.web.views_obligations as views_obligations
 from greenisle.web import views, views_bins, views_labels, views_manifests, views_plans, views_tracking
 
@@ -69,44 +71,44 @@ urlpatterns = [
     path("ledger/", views.ledger, name="ledger"),
     path("audit/", views.audit, name="audit"),
     path("obligations/", views_obligations.obligations, name="obligations"),
-    path("management-plans/new/", views_obligations.plan_new, name="management_plan_new"),
-    path("management-plans/<uuid:plan_id>/", views_obligations.management_plan, name="management_plan"),
+    path("management-plans/new/", views_management_plans.plan_new, name="management_plan_new"),
+    path("management-plans/<uuid:plan_id>/", views_management_plans.management_plan, name="management_plan"),
     path(
         "management-plans/<uuid:plan_id>/review/",
-        views_obligations.management_plan_review,
+        views_management_plans.management_plan_review,
         name="management_plan_review",
     ),
     path(
         "management-plans/<uuid:plan_id>/amend/",
-        views_obligations.management_plan_amend,
+        views_management_plans.management_plan_amend,
         name="management_plan_amend",
     ),
     path(
         "management-plans/<uuid:plan_id>/receipt.pdf",
-        views_obligations.management_plan_receipt,
+        views_management_plans.management_plan_receipt,
         name="management_plan_receipt",
     ),
-    path("declarations/prepare/", views_obligations.declaration_prepare_view, name="declaration_prepare"),
-    path("declarations/<uuid:declaration_id>/", views_obligations.declaration_detail, name="declaration"),
+    path("declarations/prepare/", views_declarations.declaration_prepare_view, name="declaration_prepare"),
+    path("declarations/<uuid:declaration_id>/", views_declarations.declaration_detail, name="declaration"),
     path(
         "declarations/<uuid:declaration_id>/submit/",
-        views_obligations.declaration_submit_view,
+        views_declarations.declaration_submit_view,
         name="declaration_submit",
     ),
     path(
         "declarations/<uuid:declaration_id>.xlsx",
-        views_obligations.declaration_xlsx_view,
+        views_declarations.declaration_xlsx_view,
         name="declaration_xlsx",
     ),
     path(
         "declarations/<uuid:declaration_id>.pdf",
-        views_obligations.declaration_pdf_view,
+        views_declarations.declaration_pdf_view,
         name="declaration_pdf",
     ),
-    path("clients/filing/", views_obligations.client_filing, name="client_filing"),
+    path("clients/filing/", views_declarations.client_filing, name="client_filing"),
     path(
         "clients/filing/<uuid:bulk_id>/progress/",
-        views_obligations.client_filing_progress,
+        views_declarations.client_filing_progress,
         name="client_filing_progress",
     ),
     path("regulator/obligations/", views_obligations.regulator_obligations, name="regulator_obligations"),
