@@ -22,7 +22,14 @@ from greenisle.audit.models import Event
 from greenisle.audit.services import chain_verify
 from greenisle.catalog.models import WasteCode
 from greenisle.demo import nantong
-from greenisle.demo.loading import DemoSummary, demo_is_loaded, demo_load, demo_logins, keys_path
+from greenisle.demo.loading import (
+    DEMO_PRODUCER_NAME,
+    DemoSummary,
+    demo_is_loaded,
+    demo_load,
+    demo_logins,
+    keys_path,
+)
 from greenisle.devices.models import Bin, hash_device_key
 from greenisle.dispatch.choices import RequestStatus
 from greenisle.dispatch.models import PickupRequest, Vehicle
@@ -113,6 +120,8 @@ def test_a_small_demo_load(loaded: DemoSummary, var_dir: Any) -> None:
     assert (onward.kind, onward.status, onward.receiver.kind) == ("onward", "in_transit", "facility")
     assert list(onward.sources.all()) == [walked]
 
+    history_and_filings(loaded)
+
     # Registry identifiers: valid and unique 统一社会信用代码.
     usccs = list(Organization.objects.values_list("uscc", flat=True))
     assert len(usccs) == len(set(usccs)) == counts["organizations"]
@@ -172,3 +181,120 @@ def test_a_small_demo_load(loaded: DemoSummary, var_dir: Any) -> None:
     assert row_counts() == before
     assert path.read_text(encoding="utf-8") == keys_text
     assert "audit chain intact" in call("audit_verify")
+
+
+def history_and_filings(loaded: DemoSummary) -> None:
+    """Every producer has a ledger built from its pickups since 1 January last year, this year's plan
+    in force and last year's declaration; the units balance; the live counters go on from the history."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from greenisle.demo.history import history_start
+    from greenisle.ledger import core as ledger_core
+    from greenisle.ledger.balance import mass_balance
+    from greenisle.ledger.declarations import declaration_submit, fingerprint
+    from greenisle.ledger.exports import declaration_pdf, declaration_xlsx
+    from greenisle.ledger.models import Declaration, DeclarationStatus, LedgerRecord, RecordType
+    from greenisle.ledger.storage import PASSED, storage_limits
+    from greenisle.manifests.models import Container, Manifest, ManifestLine
+    from greenisle.plans.services import plan_in_force
+
+    today = timezone.localdate()
+    counts = loaded.counts
+    producers = list(Organization.objects.filter(kind=OrganizationKind.PRODUCER))
+    start = timezone.make_aware(dt.datetime.combine(history_start(today), dt.time()))
+    history = Container.objects.filter(produced_on__lt=today)
+    assert history.count() == counts["history_containers"] > 0
+    assert (
+        Manifest.objects.filter(kind="onward", status="treated").count() == counts["history_onward_manifests"]
+    )
+
+    # Every container of the history: produced, stored in and out at the bin, received by the
+    # collector and handed over by the producer, one record each (HJ 1259 §6.2).
+    by_type = {
+        t: LedgerRecord.objects.filter(
+            record_type=t,
+            occurred_at__gte=start,
+            occurred_at__lt=timezone.make_aware(dt.datetime.combine(today, dt.time())),
+        ).count()
+        for t in (RecordType.PRODUCTION, RecordType.OUTSOURCED_DISPOSAL, RecordType.OWN_DISPOSAL)
+    }
+    assert by_type[RecordType.PRODUCTION] == counts["history_containers"]
+    # What the bins hold now was labelled since their last pickup and is in store at the producer.
+    waiting = history.filter(lines__isnull=True)
+    assert waiting.count() == counts["history_containers_in_bins"] >= len(producers)
+    assert not LedgerRecord.objects.filter(
+        record_type=RecordType.STORAGE_OUT, container_code__in=waiting.values("code")
+    ).exists()
+    onward_lines = ManifestLine.objects.filter(manifest__kind="onward", manifest__status="treated").count()
+    # Each container handed over twice (producer → collector, collector → facility once shipped on).
+    collected = counts["history_containers"] - counts["history_containers_in_bins"]
+    assert by_type[RecordType.OUTSOURCED_DISPOSAL] == collected + onward_lines
+    assert by_type[RecordType.OWN_DISPOSAL] == onward_lines > 0
+    with_ledger = set(
+        LedgerRecord.objects.filter(record_type=RecordType.PRODUCTION).values_list(
+            "organization_id", flat=True
+        )
+    )
+    assert with_ledger == {p.pk for p in producers}
+
+    # Every unit balances within the tolerance: the walked round's 1.3 kg of spilt rags is well under
+    # 5 % of what the demo producer's history generated.
+    for org in Organization.objects.filter(kind__in=["producer", "collector", "facility"]):
+        off = [b for b in mass_balance(org) if b.beyond(pct=Decimal(5), kg=Decimal(1))]
+        assert off == [], (org.name, [b.as_dict() for b in off])
+    # Nothing in store past a limit: collectors ship on monthly, within their 90 working days.
+    for collector in Organization.objects.filter(kind="collector"):
+        assert all(status.state != PASSED for status in storage_limits(collector, today)), collector.name
+
+    # This year's plan of every producer is in force (filed by its collector, or by the demo clerk).
+    for producer in producers:
+        site = producer.sites.get()
+        plan = plan_in_force(site, today.year)
+        assert plan is not None and plan.filing_number, producer.name
+        assert plan.basic["legal_representative"] and plan.basic["permit_reference"]
+        assert all(w.annual_t > 0 for w in plan.wastes.all())
+    assert counts["plans_filed"] == len(producers) - 1
+
+    # Last year's annual declarations: submitted by each collector for its clients, but the demo
+    # collector's, which wait for the clerk or the dispatcher.
+    last_year = Declaration.objects.filter(kind=ledger_core.YEAR, label=str(today.year - 1))
+    demo_collector = Organization.objects.get(name=nantong.COLLECTORS[0][1])
+    drafts = last_year.filter(status=DeclarationStatus.DRAFT)
+    assert drafts.count() == counts["declarations_draft"] > 0
+    assert (
+        last_year.filter(status=DeclarationStatus.SUBMITTED).count() == counts["declarations_submitted"] > 0
+    )
+    served = ServiceContract.objects.filter(collector=demo_collector).values_list("producer_id", flat=True)
+    assert set(drafts.values_list("site__organization_id", flat=True)) <= set(served)
+    # Generated less handed over is what the stock moved by (a client since late last year may have
+    # generated nothing yet).
+    generated_any = False
+    for declaration in last_year:
+        rows, totals = declaration.content["rows"], declaration.content["totals"]
+        moved = sum(Decimal(r["closing_t"]) - Decimal(r["opening_t"]) for r in rows)
+        generated, outsourced = Decimal(totals["generated_t"]), Decimal(totals["outsourced_t"])
+        assert abs(generated - outsourced - moved) <= Decimal("0.001") * len(rows), declaration.label
+        generated_any = generated_any or generated > 0
+    assert generated_any
+
+    demo_producer = Organization.objects.get(name=DEMO_PRODUCER_NAME)
+    clerk = User.objects.get(username="clerk")
+    own = drafts.get(site__organization=demo_producer)
+    submitted = declaration_submit(actor=clerk, declaration_id=own.pk, figures_seen=fingerprint(own.content))
+    assert submitted.status == DeclarationStatus.SUBMITTED and submitted.receipt_number
+    dispatcher = User.objects.get(username="dispatcher")
+    client = drafts.exclude(pk=own.pk).first()
+    assert client is not None
+    assert (
+        declaration_submit(actor=dispatcher, declaration_id=client.pk).status == DeclarationStatus.SUBMITTED
+    )
+    assert declaration_xlsx(submitted)[:2] == b"PK" and declaration_pdf(submitted)[:5] == b"%PDF-"
+
+    # The walked round's manifest numbers follow the history's.
+    walked = Manifest.objects.get(number=loaded.round["manifest"])
+    year_numbers = Manifest.objects.filter(number__startswith=str(today.year)).exclude(
+        number__in=[loaded.round["manifest"], loaded.round["onward_manifest"]]
+    )
+    assert walked.number > max(year_numbers.values_list("number", flat=True))

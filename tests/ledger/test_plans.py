@@ -20,6 +20,7 @@ from greenisle.plans.models import ManagementPlan, PlanStatus, SiteClassificatio
 from greenisle.plans.services import (
     PlanIncomplete,
     plan_amend,
+    plan_check,
     plan_file,
     plan_in_force,
     plan_prepare,
@@ -90,6 +91,28 @@ def test_prepared_from_the_registry_and_last_years_ledger(
     unseen = {c.code for c in smart_bin.waste_codes.all()} - {OIL}
     assert unseen and unseen <= set(rows)
     assert all(rows[code].annual_t == 0 for code in unseen)
+
+
+def test_the_registry_fills_the_legal_representative_eia_and_permit(
+    producer, producer_site, contract, alice, smart_bin
+):
+    producer.legal_representative = "周宏达"
+    producer.save(update_fields=["legal_representative"])
+    producer_site.eia_reference = "通崇环审〔2019〕88号"
+    producer_site.permit_reference = f"{producer.uscc}001Y"
+    producer_site.save(update_fields=["eia_reference", "permit_reference"])
+    plan = plan_prepare(actor=alice, site_id=producer_site.pk, year=YEAR)
+    assert (
+        plan.basic["legal_representative"],
+        plan.basic["eia_reference"],
+        plan.basic["permit_reference"],
+    ) == (
+        "周宏达",
+        "通崇环审〔2019〕88号",
+        f"{producer.uscc}001Y",
+    )
+    problems = {p.field for p in plan_check(plan)}
+    assert not problems & {"basic.legal_representative", "basic.eia_reference", "basic.permit_reference"}
 
 
 def test_filing_an_incomplete_plan_names_what_is_missing(prepared, alice):

@@ -48,6 +48,8 @@ from greenisle.demo.credentials import (
     write_credentials,
     write_keys,
 )
+from greenisle.demo.filings import demo_filings
+from greenisle.demo.history import HistoryWriter
 from greenisle.demo.plan import (
     BIN_SERIAL_PREFIX,
     BIN_SIZES,
@@ -97,6 +99,9 @@ __all__ = [
 ]
 
 DEFAULT_PRODUCERS = 1200
+# Shares of the progress bar: the registry and the bins' readings, the history, the filings.
+REGISTRY_SHARE = 0.55
+HISTORY_SHARE = 0.25
 # The demo producer signs with this code on the driver's phone; every other producer shares the
 # second one. Fixed, like the password, so the logins can be printed again on a later run.
 DEMO_SIGNATURE_CODE = "246810"
@@ -208,11 +213,19 @@ def demo_load(
     creds: dict[str, DeviceCredentials] = {
         device.serial: credentials_issue(device, None)[0] for device, _ in plan.bins
     }
-    writer = Writer(plan, report, seed=seed)
+    writer = Writer(plan, lambda fraction, label: report(fraction * REGISTRY_SHARE, label), seed=seed)
+    history = HistoryWriter(
+        today=builder.today,
+        seed=seed,
+        progress=lambda fraction, label: report(REGISTRY_SHARE + fraction * HISTORY_SHARE, label),
+    )
     with transaction.atomic():
         if demo_is_loaded():
             raise RuntimeError("demo already loaded")
         counts = writer.write(codes)
+        # The platform's records since the start of last year: pickups, receipts, onward shipments.
+        counts.update(history.build())
+        history.write()
         # Added last, so that "dispatcher" starts in the demo collector and can switch to this one.
         dispatcher = User.objects.get(username="dispatcher")
         second = Membership.objects.create(
@@ -233,6 +246,18 @@ def demo_load(
         collector=builder.collectors[0],
         facility=facility,
         signature_code=DEMO_SIGNATURE_CODE,
+    )
+    # This year's plans and last year's declarations, filed by each collector for its clients.
+    counts.update(
+        demo_filings(
+            history.clients,
+            year=builder.today.year,
+            skip_producer=builder.demo_producer.pk,
+            drafts_for=builder.collectors[0].pk,
+            progress=lambda fraction, label: report(
+                REGISTRY_SHARE + HISTORY_SHARE + fraction * (1 - REGISTRY_SHARE - HISTORY_SHARE), label
+            ),
+        )
     )
     counts["open_requests"] = PickupRequest.objects.filter(status=RequestStatus.OPEN).count()
     counts["open_requests_demo_collector"] = PickupRequest.objects.filter(

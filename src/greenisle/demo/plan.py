@@ -101,6 +101,8 @@ class Builder:
         # them left every other row of a seed as it was.
         self.fleet_rng = random.Random(seed + 2)
         self.fleet_id = Ids(random.Random(seed + 3))
+        # The registry's plan fields (legal representative, EIA and permit numbers) draw from their own.
+        self.registry_rng = random.Random(seed + 4)
         self.today = today
         self.producer_count = producers
         self.plan = Plan()
@@ -154,6 +156,10 @@ class Builder:
             contact_name=nantong.person_name(self.rng),
             contact_phone=nantong.landline(self.rng),
         )
+        # A workshop's owner is often its contact person too.
+        org.legal_representative = (
+            org.contact_name if self.registry_rng.random() < 0.6 else nantong.person_name(self.registry_rng)
+        )
         self.used_names.add(name)
         self.plan.organizations.append(org)
         return org
@@ -171,6 +177,19 @@ class Builder:
         )
         self.plan.sites.append(site)
         return site
+
+    def site_references(self, site: Site, org: Organization, division: DivisionInfo) -> None:
+        """HJ 1259 Table A.1: most workshops hold an EIA registration form's filing number (登记表备案号)
+        or an approval (批复文号); every one is registered for discharges (排污登记, USCC + 3 digits + Y)."""
+        rng = self.registry_rng
+        year = rng.randint(2016, 2023)
+        if rng.random() < 0.3:
+            site.eia_reference = f"通{division.short}环审〔{year}〕{rng.randint(10, 399)}号"
+        elif rng.random() < 0.8:
+            site.eia_reference = f"{year}{division.code}{rng.randint(10**7, 10**8 - 1)}"
+        else:
+            site.eia_reference = "无（豁免环评）/ none (exempt)"
+        site.permit_reference = f"{org.uscc}{rng.randint(1, 3):03d}Y"
 
     def user(self, username: str, *, display_name: str | None = None) -> str:
         name = display_name or nantong.person_name(self.rng)
@@ -229,6 +248,8 @@ class Builder:
                 for group, (_name, categories) in zip(groups, nantong.COMPATIBLE_GROUPS, strict=True)
             ]
             valid_from = self.today - dt.timedelta(days=self.rng.randint(100, 900))
+            # Licensed since before the demo's history starts (1 January last year).
+            valid_from = min(valid_from, dt.date(self.today.year - 1, 1, 1) - dt.timedelta(days=60))
             licence = Licence(
                 organization=org,
                 licence_type=LicenceType.COLLECTION,
@@ -291,7 +312,7 @@ class Builder:
             address="江苏省南通市如东县洋口镇洋口化学工业园区黄海三路18号",
         )
         self.site(org, "焚烧处置中心", division)
-        valid_from = self.today - dt.timedelta(days=400)
+        valid_from = dt.date(self.today.year - 2, 1, 1)
         licence = Licence(
             organization=org,
             licence_type=LicenceType.DISPOSAL,
@@ -324,6 +345,8 @@ class Builder:
             delegated=False,
         )
         self.member(self.user("clerk", display_name="周宏达"), self.demo_producer, Role.CLERK)
+        # A client since before the demo's history starts: two years of records to look at.
+        self.plan.contracts[-1].valid_from = dt.date(self.today.year - 2, 9, 1)
 
         for _ in range(self.producer_count - 1):
             division = self.rng.choices(divisions, weights=division_weights)[0]
@@ -370,6 +393,7 @@ class Builder:
             kind=OrganizationKind.PRODUCER, name=name, division=division, industry=industry.name
         )
         site = self.site(org, SITE_NAMES[industry.key], division)
+        self.site_references(site, org, division)
         valid_from = self.today - dt.timedelta(days=self.rng.randint(30, 700))
         valid_to = (
             None if self.rng.random() < 0.4 else self.today + dt.timedelta(days=self.rng.randint(30, 700))

@@ -119,33 +119,23 @@ def demo_round(
 
 
 def _file_plan(clerk: User, device: Bin, collector: Organization) -> None:
-    """The demo producer's clerk prepares this year's management plan (pre-filled from the registry),
-    completes what only the producer knows and files it (HJ 1259 §5.2.2); manifests are checked
-    against it (办法 Art. 14)."""
+    """The demo producer's clerk prepares this year's management plan, pre-filled from the registry
+    (A.1) and last year's ledger (A.3/A.7), estimates what last year did not show, and files it (HJ 1259
+    §5.2.2); manifests are checked against it (办法 Art. 14)."""
     from greenisle.plans.services import plan_file, plan_prepare, plan_update
 
     plan = plan_prepare(actor=clerk, site_id=device.site_id, year=timezone.localdate().year)
     rows = [
         {
-            "waste_code": code.code,
-            "annual_t": "1.5",
-            "transfer_t": "1.5",
-            "form": "liquid" if code.code.endswith("-08") else "solid",
-            "method": "C1",
-            "receivers": [str(collector.pk)],
+            "waste_code": waste.waste_code.code,
+            "annual_t": waste.annual_t or "1.5",
+            "transfer_t": waste.transfer_t or waste.annual_t or "1.5",
+            "form": waste.form or ("liquid" if waste.waste_code.code.endswith("-08") else "solid"),
+            "method": waste.method or "C1",
+            "receivers": [str(r.pk) for r in waste.receivers.all()] or [str(collector.pk)],
         }
-        for code in device.waste_codes.all()
+        for waste in plan.wastes.select_related("waste_code").prefetch_related("receivers")
     ]
-    plan_update(
-        actor=clerk,
-        plan_id=plan.pk,
-        basic={
-            # What the registry does not hold and the producer's clerk types in.
-            # The workshop's owner is its contact person (the registry's technical lead).
-            "legal_representative": plan.basic["technical_lead"],
-            "eia_reference": "无（登记管理类）/ none (registration class)",
-            "permit_reference": f"排污登记 {plan.basic['uscc']}001Y",
-        },
-        wastes=rows,
-    )
+    if any(not waste.annual_t for waste in plan.wastes.all()):
+        plan_update(actor=clerk, plan_id=plan.pk, wastes=rows)
     plan_file(actor=clerk, plan_id=plan.pk)

@@ -74,6 +74,8 @@ class Organization(PublicModel):
     industry = models.CharField(_("industry"), max_length=100, blank=True)
     contact_name = models.CharField(_("contact name"), max_length=100, blank=True)
     contact_phone = models.CharField(_("contact phone"), max_length=32, blank=True)
+    # 法定代表人 as registered (HJ 1259-2022 Table A.1).
+    legal_representative = models.CharField(_("legal representative"), max_length=100, blank=True)
     signature_code_hash = models.CharField(max_length=128, blank=True)
 
     objects = OrganizationQuerySet.as_manager()
@@ -117,6 +119,12 @@ class Site(PublicModel):
     opens_at = models.TimeField(_("collection from"), default=dt.time(8, 30))
     closes_at = models.TimeField(_("collection until"), default=dt.time(17, 0))
     service_minutes = models.PositiveIntegerField(_("time on site (min)"), default=10)
+    # HJ 1259-2022 Table A.1: the site's EIA approval (or filing) number and its discharge permit or
+    # registration number. "无" (none) is an answer a small workshop may give; empty means unknown.
+    eia_reference = models.CharField(_("EIA approval or filing number"), max_length=200, blank=True)
+    permit_reference = models.CharField(
+        _("discharge permit or registration number"), max_length=100, blank=True
+    )
 
     objects = SiteQuerySet.as_manager()
 

@@ -48,12 +48,12 @@ def basic_from_registry(site: Any) -> dict[str, str]:
         "longitude": str(site.longitude),
         "latitude": str(site.latitude),
         "uscc": org.uscc,
-        "legal_representative": "",
+        "legal_representative": org.legal_representative,
         "phone": org.contact_phone,
         "technical_lead": org.contact_name,
         "technical_lead_phone": org.contact_phone,
-        "eia_reference": "",
-        "permit_reference": "",
+        "eia_reference": site.eia_reference,
+        "permit_reference": site.permit_reference,
     }
 
 
