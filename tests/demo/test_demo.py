@@ -209,6 +209,10 @@ def history_and_filings(loaded: DemoSummary) -> None:
     assert (
         Manifest.objects.filter(kind="onward", status="treated").count() == counts["history_onward_manifests"]
     )
+    # Made when they happened, not when the demo was loaded.
+    week_ago = timezone.now() - dt.timedelta(days=6)
+    assert not history.filter(created_at__gte=week_ago, lines__isnull=False).exists()
+    assert not Manifest.objects.filter(status="treated", created_at__gte=week_ago).exists()
 
     # Every container of the history: produced, stored in and out at the bin, received by the
     # collector and handed over by the producer, one record each (HJ 1259 §6.2).

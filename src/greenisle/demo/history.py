@@ -151,6 +151,8 @@ class HistoryWriter:
         self.received: dict[Any, list[Received]] = defaultdict(list)
         self.clients: list[Client] = []
         self.bin_serials: dict[Any, str] = {}
+        # When each container and manifest was made (the insert stamps created_at with now).
+        self.created_at: dict[Any, dt.datetime] = {}
 
     # -- what there is ------------------------------------------------------------------------
 
@@ -309,6 +311,7 @@ class HistoryWriter:
             weight_kg=kg,
         )
         self.containers.append(container)
+        self.created_at[container.pk] = labelled_at
         self.events.append(
             NewEvent(
                 action="manifests.container.labelled",
@@ -388,6 +391,7 @@ class HistoryWriter:
             receipt_outcome=ReceiptOutcome.ACCEPTED,
         )
         self.manifests.append(manifest)
+        self.created_at[manifest.pk] = loaded_at
         self._manifest_events(
             manifest,
             (
@@ -504,6 +508,7 @@ class HistoryWriter:
             treatment_method=FACILITY_METHOD,
         )
         self.manifests.append(manifest)
+        self.created_at[manifest.pk] = signed_at
         self._manifest_events(
             manifest,
             (
@@ -724,7 +729,17 @@ class HistoryWriter:
                 insert(rows[start : start + self.BATCH])
                 done += len(rows[start : start + self.BATCH])
                 self.progress(done / max(total, 1), label)
+        self._backdate()
         self._counters()
+
+    def _backdate(self) -> None:
+        """Containers and manifests list by creation: give them the time they were made."""
+        for model, rows in ((Container, self.containers), (Manifest, self.manifests)):
+            for start in range(0, len(rows), self.BATCH):
+                chunk = rows[start : start + self.BATCH]
+                for row in chunk:
+                    row.created_at = row.updated_at = self.created_at[row.pk]
+                model.objects.bulk_update(chunk, ["created_at", "updated_at"])
 
     def _counters(self) -> None:
         ContainerSerial.objects.bulk_create(
