@@ -217,6 +217,9 @@ GREENISLE = {
     # is a finding only beyond both this share of what came in and this many kg.
     "MASS_BALANCE_TOLERANCE_PCT": float(os.environ.get("GREENISLE_MASS_BALANCE_TOLERANCE_PCT", "5")),
     "MASS_BALANCE_TOLERANCE_KG": float(os.environ.get("GREENISLE_MASS_BALANCE_TOLERANCE_KG", "1")),
+    # The organisation that must rectify a finding is reminded this many days before its deadline
+    # (deadlines per rule in supervision/rules.py).
+    "FINDING_REMINDER_DAYS": int(os.environ.get("GREENISLE_FINDING_REMINDER_DAYS", "3")),
     # A CJK font for PDF documents: "path" or "path:index" (a collection); empty = ask fontconfig.
     "PDF_FONT": os.environ.get("GREENISLE_PDF_FONT", ""),
     "LABEL_WEIGHT_TOLERANCE_PCT": float(os.environ.get("GREENISLE_LABEL_WEIGHT_TOLERANCE_PCT", "5")),

@@ -36,7 +36,7 @@ if ! COMMANDS="$("$GREENISLE" help --commands)"; then
 fi
 MISSING=()
 for command in load_demo demo_logins mqtt_listener hj212_listener jt808_listener telemetry_maintain \
-    tracking_maintain manifests_maintain ledger_maintain webhooks_deliver simulate simulate_trucks db_worker; do
+    tracking_maintain manifests_maintain ledger_maintain supervision_maintain webhooks_deliver simulate simulate_trucks db_worker; do
     grep -qx "$command" <<<"$COMMANDS" || MISSING+=("$command")
 done
 if (( ${#MISSING[@]} )); then
@@ -169,6 +169,8 @@ started tracking_maintain $!
 started manifests_maintain $!
 "$GREENISLE" ledger_maintain --every 900 >"$LOG_DIR/ledger_maintain.log" 2>&1 &
 started ledger_maintain $!
+"$GREENISLE" supervision_maintain --every 3600 >"$LOG_DIR/supervision_maintain.log" 2>&1 &
+started supervision_maintain $!
 # Signed webhooks to organisations subscribed to their manifests' state changes.
 "$GREENISLE" webhooks_deliver --every 5 >"$LOG_DIR/webhooks.log" 2>&1 &
 started webhooks_deliver $!
@@ -231,6 +233,7 @@ echo "  telemetry upkeep         $LOG_DIR/telemetry_maintain.log (every 60 s)"
 echo "  truck alerts upkeep      $LOG_DIR/tracking_maintain.log (every 30 s)"
 echo "  manifest deadlines       $LOG_DIR/manifests_maintain.log (every 5 min)"
 echo "  storage and balance      $LOG_DIR/ledger_maintain.log (every 15 min)"
+echo "  finding deadlines        $LOG_DIR/supervision_maintain.log (every hour)"
 echo "  webhooks                 $LOG_DIR/webhooks.log (every 5 s)"
 echo "  truck simulator          $LOG_DIR/simulate_trucks.log (JT/T 808 terminals of the demo collector)"
 echo "  task worker (planning)   $LOG_DIR/worker.log"

@@ -35,6 +35,13 @@ PERSON_ENDPOINTS = [
     ("post", f"/manifests/{ANY_ID}/receive"),
     ("get", "/ledger"),
     ("get", "/audit-events"),
+    ("get", "/findings"),
+    ("get", f"/findings/{ANY_ID}"),
+    ("post", f"/findings/{ANY_ID}/assign"),
+    ("post", f"/findings/{ANY_ID}/rectify"),
+    ("post", f"/findings/{ANY_ID}/verify"),
+    ("post", f"/findings/{ANY_ID}/close"),
+    ("post", f"/findings/{ANY_ID}/dismiss"),
 ]
 
 
@@ -235,6 +242,13 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/v1/containers/{code}/label.pdf"),
     ("get", "/api/v1/ledger"),
     ("get", "/api/v1/audit-events"),
+    ("get", "/api/v1/findings"),
+    ("get", "/api/v1/findings/{finding_id}"),
+    ("post", "/api/v1/findings/{finding_id}/assign"),
+    ("post", "/api/v1/findings/{finding_id}/rectify"),
+    ("post", "/api/v1/findings/{finding_id}/verify"),
+    ("post", "/api/v1/findings/{finding_id}/close"),
+    ("post", "/api/v1/findings/{finding_id}/dismiss"),
 }
 
 

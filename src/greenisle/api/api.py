@@ -59,6 +59,7 @@ def _mount() -> None:
     from greenisle.manifests.api import router as manifests
     from greenisle.notifications.api import router as notifications
     from greenisle.plans.api import router as plans
+    from greenisle.supervision.api import router as supervision
     from greenisle.telemetry.api import router as telemetry
 
     api.add_router("/", accounts)
@@ -69,6 +70,7 @@ def _mount() -> None:
     api.add_router("/", notifications)
     api.add_router("/", ledger)
     api.add_router("/", plans)
+    api.add_router("/", supervision)
     api.add_router("/", audit)
 
 

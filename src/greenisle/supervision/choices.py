@@ -1,0 +1,29 @@
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Severity(models.TextChoices):
+    A = "A", _("A (serious)")
+    B = "B", _("B (significant)")
+    C = "C", _("C (minor)")
+
+
+class FindingStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    ASSIGNED = "assigned", _("Assigned")
+    RECTIFICATION_SUBMITTED = "rectification_submitted", _("Rectification submitted")
+    VERIFIED = "verified", _("Verified")
+    CLOSED = "closed", _("Closed")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+# A finding in one of these is still being followed up: a rule raises at most one per object.
+ACTIVE_STATUSES = (
+    FindingStatus.OPEN,
+    FindingStatus.ASSIGNED,
+    FindingStatus.RECTIFICATION_SUBMITTED,
+    FindingStatus.VERIFIED,
+)
+TERMINAL_STATUSES = (FindingStatus.CLOSED, FindingStatus.DISMISSED)
+# The owner still has to act: reminders before the deadline, overdue after it.
+AWAITING_RECTIFICATION = (FindingStatus.OPEN, FindingStatus.ASSIGNED)
