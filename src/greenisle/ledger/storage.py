@@ -34,16 +34,12 @@ from django.db.models import (
     IntegerField,
     Max,
     Min,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
-    UUIDField,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from greenisle.audit.services import event_record
@@ -134,25 +130,18 @@ def _stock_query(organization: Any, site: Any = None) -> QuerySet[LedgerRecord]:
 
 
 def inventory(organization: Any, *, site: Any = None, today: dt.date | None = None) -> list[StockItem]:
-    """The containers ``organization`` holds, from its ledger, in one aggregate query.
+    """The containers ``organization`` holds, from its ledger: one aggregate query, then one over the held
+    containers' records (per 500 containers).
 
     Stock of a container and waste code = Σ stock_effect × weight over its records (a reversing
     entry carries the opposite weight, so corrections need no special case); only a positive stock
     is held. The clock starts at the earliest record that added it (production or an external
     storage-in; a reversed original still counts, so reversing and re-entering cannot reset it)."""
     today = today or timezone.localdate()
-    records = _stock_query(organization, site)
-    same = _stock_query(organization, site).filter(
-        container_code=OuterRef("container_code"), waste_code=OuterRef("waste_code")
-    )
     adds = Q(stock_effect=1, weight_kg__gt=0)
-    first_add = same.filter(adds).order_by("occurred_at", "created_at")
-    latest_in = same.filter(record_type=RecordType.STORAGE_IN, weight_kg__gt=0).order_by(
-        "-occurred_at", "-created_at"
-    )
-    latest_external = latest_in.filter(stock_effect=1)
-    rows = (
-        records.values("container_code", "waste_code", "waste_code__code")
+    held = list(
+        _stock_query(organization, site)
+        .values("container_code", "waste_code", "waste_code__code")
         .annotate(
             stock=Sum(_signed_weight()),
             since=Min("occurred_at", filter=adds),
@@ -163,21 +152,49 @@ def inventory(organization: Any, *, site: Any = None, today: dt.date | None = No
                     output_field=IntegerField(),
                 )
             ),
-            record_id=Subquery(first_add.values("pk")[:1]),
-            at_site=Coalesce(
-                Subquery(latest_in.values("site_id")[:1]),
-                Subquery(first_add.values("site_id")[:1]),
-                output_field=UUIDField(),
-            ),
-            facility=Subquery(latest_in.values("facility_code")[:1]),
-            sender=Subquery(latest_external.values("counterparty__name")[:1]),
         )
         .filter(stock__gt=STOCK_EPSILON, since__isnull=False)
         .order_by("since", "container_code")
     )
+    # Where each held container is and where it came from: its first adding record, its latest
+    # storage-in (the zone) and the sender of its latest external storage-in. A second query over the
+    # held containers' records only (correlated subqueries per container were minutes on SQLite).
+    first: dict[tuple[str, Any], dict[str, Any]] = {}
+    latest_in: dict[tuple[str, Any], dict[str, Any]] = {}
+    latest_external: dict[tuple[str, Any], dict[str, Any]] = {}
+    codes = sorted({row["container_code"] for row in held})
+    for start in range(0, len(codes), 500):
+        records = (
+            _stock_query(organization, site)
+            .filter(container_code__in=codes[start : start + 500])
+            .values(
+                "pk",
+                "container_code",
+                "waste_code",
+                "record_type",
+                "stock_effect",
+                "weight_kg",
+                "site_id",
+                "facility_code",
+                "counterparty__name",
+            )
+            .order_by("occurred_at", "created_at")
+        )
+        for record in records:
+            key = (record["container_code"], record["waste_code"])
+            if record["weight_kg"] <= 0:
+                continue
+            if record["stock_effect"] == 1:
+                first.setdefault(key, record)
+            if record["record_type"] == RecordType.STORAGE_IN:
+                latest_in[key] = record
+                if record["stock_effect"] == 1:
+                    latest_external[key] = record
     items: list[StockItem] = []
-    for row in rows:
+    for row in held:
         since: dt.datetime = row["since"]
+        key = (row["container_code"], row["waste_code"])
+        origin, stored, sent = first.get(key, {}), latest_in.get(key, {}), latest_external.get(key, {})
         items.append(
             StockItem(
                 container_code=row["container_code"],
@@ -185,11 +202,11 @@ def inventory(organization: Any, *, site: Any = None, today: dt.date | None = No
                 weight_kg=Decimal(row["stock"]).quantize(Decimal("0.01")),
                 since=since,
                 age_days=(today - timezone.localtime(since).date()).days,
-                site_id=row["at_site"],
-                facility_code=row["facility"] or "",
-                counterparty=row["sender"] or "",
+                site_id=stored.get("site_id") or origin.get("site_id"),
+                facility_code=stored.get("facility_code") or "",
+                counterparty=sent.get("counterparty__name") or "",
                 received=bool(row["received"]),
-                record_id=row["record_id"],
+                record_id=origin.get("pk"),
             )
         )
     return items
