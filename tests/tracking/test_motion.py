@@ -7,9 +7,10 @@ import datetime as dt
 import pytest
 
 from greenisle.tracking.alerts import PathPoint, PlaceKind
+from greenisle.tracking.fleet import phone_for_plate
 from greenisle.tracking.geo import distance_m, polyline_distance_m
 from greenisle.tracking.motion import Phase, SimClock, cabin_temperature, itinerary_build, stray_choose
-from greenisle.tracking.simulator import _batches, phone_for_plate
+from greenisle.tracking.simulator import _batches
 
 T0 = dt.datetime(2026, 5, 12, 0, 30, tzinfo=dt.UTC)
 DEPOT = (32.0650, 121.0700)

@@ -20,12 +20,13 @@ from django.utils import timezone
 
 from greenisle.audit.models import Event
 from greenisle.dispatch.planning import day_origin
+from greenisle.tracking.fleet import fleet_load, phone_for_plate
 from greenisle.tracking.jt808 import codec
 from greenisle.tracking.jt808.terminal import Refused, TerminalIdentity, TerminalLink
 from greenisle.tracking.models import ProtocolVersion, Terminal, TrackPoint, TruckAlert
 from greenisle.tracking.server import ListenerThread, config_from_settings, run
 from greenisle.tracking.services import truck_alerts_sweep
-from greenisle.tracking.simulator import FleetConfig, FleetRunner, fleet_load, phone_for_plate
+from greenisle.tracking.simulator import FleetConfig, FleetRunner
 from tracking.factories import fleet_truck, planned_trip
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -232,7 +233,7 @@ def test_a_trip_assigned_by_hand_starts_now_and_a_trip_already_collected_is_not_
 
 
 def test_a_trip_assigned_by_hand_does_not_stand_for_the_days_plan(world: Any, trip: Any) -> None:
-    from greenisle.tracking.simulator import demo_plan_ensure
+    from greenisle.tracking.fleet import demo_plan_ensure
 
     said: list[str] = []
     collector = demo_plan_ensure(

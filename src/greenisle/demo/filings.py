@@ -13,47 +13,65 @@ The demo producer's plan is filed by its own clerk in the walked round (:mod:`gr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
 
-from greenisle.demo.history import WASTES, Client, client_memberships
+from greenisle.accounts.models import Membership
+from greenisle.demo.history import Client
+from greenisle.demo.history_rows import waste
 from greenisle.ledger import core as ledger_core
 from greenisle.ledger.declarations import declaration_prepare, declaration_submit
+from greenisle.ledger.events import COLLECTION_METHOD
+from greenisle.organizations.choices import OrganizationKind
 from greenisle.plans.services import plan_file, plan_in_force, plan_prepare, plan_update
 
 Progress = Callable[[float, str], None]
-COLLECTION_METHOD = "C1"
 
 
-def _rows_with_estimates(plan: Any, client: Client) -> list[dict[str, Any]] | None:
-    """The plan's rows with the collector's estimate where last year's ledger had nothing; None when
-    every row already has an amount."""
+def client_memberships() -> dict[Any, Membership]:
+    """A collector's first admin or dispatcher: who files for its clients in the demo."""
+    members: dict[Any, Membership] = {}
+    for membership in (
+        Membership.objects.select_related("user", "organization")
+        .filter(organization__kind=OrganizationKind.COLLECTOR, role__in=["admin", "dispatcher"])
+        .order_by("role", "user__username")
+    ):
+        members.setdefault(membership.organization_id, membership)
+    return members
+
+
+def rows_with_estimates(
+    plan: Any, estimates_kg: Mapping[str, Decimal], receiver: Any
+) -> list[dict[str, Any]] | None:
+    """The plan's waste rows (A.3/A.7) with an estimate where last year's ledger had nothing: the
+    amount from ``estimates_kg``, the code's form, collection (C1) by ``receiver``. None when every row
+    already has an amount (the plan can be filed as prepared)."""
     rows = []
     estimated = False
-    for waste in plan.wastes.select_related("waste_code").prefetch_related("receivers"):
-        code = waste.waste_code.code
-        row = {
+    for row in plan.wastes.select_related("waste_code").prefetch_related("receivers"):
+        code = row.waste_code.code
+        values = {
             "waste_code": code,
-            "annual_t": waste.annual_t,
-            "transfer_t": waste.transfer_t,
-            "form": waste.form,
-            "method": waste.method,
-            "receivers": [str(r.pk) for r in waste.receivers.all()],
+            "annual_t": row.annual_t,
+            "transfer_t": row.transfer_t,
+            "form": row.form,
+            "method": row.method,
+            "receivers": [str(r.pk) for r in row.receivers.all()],
         }
-        if not waste.annual_t:
-            estimate = ledger_core.tonnes(client.annual_kg.get(code, 0))
-            info = WASTES.get(code)
-            row.update(
+        if not row.annual_t:
+            estimate = ledger_core.tonnes(estimates_kg.get(code, Decimal(0)))
+            values.update(
                 annual_t=estimate,
                 transfer_t=estimate,
-                form=waste.form or (str(info.form) if info else ""),
-                method=waste.method or COLLECTION_METHOD,
-                receivers=row["receivers"] or [str(client.collector.pk)],
+                form=row.form or str(waste(code).form),
+                method=row.method or COLLECTION_METHOD,
+                receivers=values["receivers"] or [str(receiver.pk)],
             )
             estimated = True
-        rows.append(row)
+        rows.append(values)
     return rows if estimated else None
 
 
@@ -78,7 +96,7 @@ def demo_filings(
         with transaction.atomic():
             if client.producer.pk != skip_producer and plan_in_force(client.site, year) is None:
                 plan = plan_prepare(actor=actor, site_id=client.site.pk, year=year)
-                rows = _rows_with_estimates(plan, client)
+                rows = rows_with_estimates(plan, client.annual_kg, client.collector)
                 if rows is not None:
                     plan_update(actor=actor, plan_id=plan.pk, wastes=rows)
                 plan_file(actor=actor, plan_id=plan.pk)

@@ -8,6 +8,7 @@ facility. The facility's receiver finds that onward manifest in transit and rece
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -120,22 +121,14 @@ def demo_round(
 
 def _file_plan(clerk: User, device: Bin, collector: Organization) -> None:
     """The demo producer's clerk prepares this year's management plan, pre-filled from the registry
-    (A.1) and last year's ledger (A.3/A.7), estimates what last year did not show, and files it (HJ 1259
-    §5.2.2); manifests are checked against it (办法 Art. 14)."""
+    (A.1) and last year's ledger (A.3/A.7), estimates 1.5 t of what last year did not show, and files it
+    (HJ 1259 §5.2.2); manifests are checked against it (办法 Art. 14)."""
+    from greenisle.demo.filings import rows_with_estimates
     from greenisle.plans.services import plan_file, plan_prepare, plan_update
 
     plan = plan_prepare(actor=clerk, site_id=device.site_id, year=timezone.localdate().year)
-    rows = [
-        {
-            "waste_code": waste.waste_code.code,
-            "annual_t": waste.annual_t or "1.5",
-            "transfer_t": waste.transfer_t or waste.annual_t or "1.5",
-            "form": waste.form or ("liquid" if waste.waste_code.code.endswith("-08") else "solid"),
-            "method": waste.method or "C1",
-            "receivers": [str(r.pk) for r in waste.receivers.all()] or [str(collector.pk)],
-        }
-        for waste in plan.wastes.select_related("waste_code").prefetch_related("receivers")
-    ]
-    if any(not waste.annual_t for waste in plan.wastes.all()):
+    estimates = {code.code: Decimal("1500") for code in device.waste_codes.all()}
+    rows = rows_with_estimates(plan, estimates, collector)
+    if rows is not None:
         plan_update(actor=clerk, plan_id=plan.pk, wastes=rows)
     plan_file(actor=clerk, plan_id=plan.pk)

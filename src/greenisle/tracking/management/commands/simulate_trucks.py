@@ -19,8 +19,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from greenisle.tracking.fleet import Truck, demo_plan_ensure, fleet_load
 from greenisle.tracking.server import run
-from greenisle.tracking.simulator import FleetConfig, FleetRunner, Truck, demo_plan_ensure, fleet_load
+from greenisle.tracking.simulator import FleetConfig, FleetRunner
 
 _WILDCARD_HOSTS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}  # noqa: S104
 
