@@ -275,6 +275,18 @@ def test_query_server_time_is_answered_in_utc(truck):
 # --- the stream -----------------------------------------------------------------------------------------
 
 
+def _last_plain_body_byte(frame: bytearray) -> int:
+    """The index of the frame's last body byte that is not part of an escape (0x7d 0x01 / 0x7d 0x02)
+    and stays a plain byte when bit 0 flips (not 0x7c–0x7f): flipping it spoils the check code and
+    nothing else. Flipping the check code itself could make or break an escape, which the listener
+    rightly counts as a bad frame instead, depending on the report's time."""
+    check = len(frame) - 2  # frame = 0x7e … check 0x7e; an escaped check code takes two bytes
+    j = check - 2 if frame[check - 1] == 0x7D else check - 1
+    while frame[j - 1] == 0x7D or 0x7C <= frame[j] <= 0x7F:
+        j -= 2 if frame[j - 1] == 0x7D else 1
+    return j
+
+
 def test_split_frames_sticky_frames_and_a_corrupt_frame_in_between(terminal, truck, base, listener):
     assert truck.authenticate(terminal.auth_code) == OK
 
@@ -294,7 +306,7 @@ def test_split_frames_sticky_frames_and_a_corrupt_frame_in_between(terminal, tru
     # A report with a wrong check code between two good ones, all in one write, the last one split.
     before, corrupt, after = (truck.frame(LOCATION, location(at(base, s))) for s in (20, 21, 22))
     broken = bytearray(corrupt[1])
-    broken[-2] ^= 0x01
+    broken[_last_plain_body_byte(broken)] ^= 0x01
     stream = before[1] + bytes(broken) + after[1]
     truck.send(stream[: len(stream) - 5])
     time.sleep(0.02)
