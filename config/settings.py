@@ -8,6 +8,7 @@ GREENISLE_SECRET_KEY or, on a laptop, from a random key generated once into var/
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
@@ -65,6 +66,7 @@ INSTALLED_APPS = [
     "greenisle.ledger",
     "greenisle.plans",
     "greenisle.supervision",
+    "greenisle.assessment",
     "greenisle.notifications",
     "greenisle.api",
     "greenisle.web",
@@ -220,6 +222,12 @@ GREENISLE = {
     # The organisation that must rectify a finding is reminded this many days before its deadline
     # (deadlines per rule in supervision/rules.py).
     "FINDING_REMINDER_DAYS": int(os.environ.get("GREENISLE_FINDING_REMINDER_DAYS", "3")),
+    # Per-rule overrides of the finding checks (supervision/checks): {"rule.code": {"enabled": false}}
+    # or a rule's own parameters ({"bin.over_threshold_uncollected": {"hours": 48}}), as JSON.
+    "FINDING_RULES": json.loads(os.environ.get("GREENISLE_FINDING_RULES", "{}") or "{}"),
+    # The command centre's map draws district boundaries from a bundled GeoJSON and needs no tiles;
+    # set a tile server URL ({z}/{x}/{y}) to draw a base map under them.
+    "MAP_TILE_URL": os.environ.get("GREENISLE_MAP_TILE_URL", ""),
     # A CJK font for PDF documents: "path" or "path:index" (a collection); empty = ask fontconfig.
     "PDF_FONT": os.environ.get("GREENISLE_PDF_FONT", ""),
     "LABEL_WEIGHT_TOLERANCE_PCT": float(os.environ.get("GREENISLE_LABEL_WEIGHT_TOLERANCE_PCT", "5")),

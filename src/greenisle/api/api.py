@@ -71,6 +71,8 @@ def _mount() -> None:
     api.add_router("/", ledger)
     api.add_router("/", plans)
     api.add_router("/", supervision)
+    # --- supervision: statistics and map routers ---
+    # --- assessment router ---
     api.add_router("/", audit)
 
 

@@ -112,4 +112,8 @@ urlpatterns = [
         name="client_filing_progress",
     ),
     path("regulator/obligations/", views_obligations.regulator_obligations, name="regulator_obligations"),
+    # --- supervision: findings ---
+    # --- supervision: map ---
+    # --- supervision: statistics ---
+    # --- assessment ---
 ]
