@@ -76,6 +76,12 @@ bench: install
 bench-ingest: install
 	$(BIN)/python bench/ingest.py
 
+# Command-centre and statistics endpoints on a full-scale Nantong dataset on PostgreSQL (9,100
+# producers, 10,000 bins; builds for about 30 min; BENCH_DASHBOARD_ARGS="--reuse" times it again).
+.PHONY: bench-dashboard
+bench-dashboard: install
+	$(BIN)/python bench/dashboard.py $(BENCH_DASHBOARD_ARGS)
+
 # Route planner vs best-known solutions and OR-Tools (about 85 min in full; BENCH_ROUTING_ARGS="--set x --seconds 10" runs a part).
 .PHONY: bench-routing
 bench-routing: install

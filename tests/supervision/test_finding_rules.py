@@ -19,9 +19,11 @@ from supervision.helpers import raise_on
 
 SRC = Path(rules.__file__).resolve().parents[1]
 
-# How source code names a rule code: a keyword argument, a RULE_* constant, or a (code, Severity.X)
-# pair of a per-kind table (ledger/storage.py).
+# How source code names a rule code: a keyword argument, a RULE_* constant, a (code, Severity.X)
+# pair of a per-kind table (ledger/storage.py), or the RuleInfo a check module carries
+# (supervision/checks/*.py, registered when the checks package is imported).
 RULE_PATTERNS = [
+    re.compile(r"""\bRuleInfo\(\s*code\s*=\s*["']([a-z_]+\.[a-z_]+)["']"""),
     re.compile(r"""\brule\s*=\s*["']([a-z_]+\.[a-z_]+)["']"""),
     re.compile(r"""\bRULE_[A-Z_]+\s*(?::\s*[\w\[\], ]+)?=\s*["']([a-z_]+\.[a-z_]+)["']"""),
     re.compile(r"""["']([a-z_]+\.[a-z_]+)["']\s*,\s*(?:str\()?Severity\."""),
@@ -36,6 +38,18 @@ KNOWN = {
     "storage.local_tonnes",
     "manifest.receipt_overdue",
     "manifest.paper_entry_late",
+    # supervision/checks
+    "bin.over_threshold_uncollected",
+    "bin.temperature_high",
+    "device.offline",
+    "truck.off_route",
+    "truck.overtime",
+    "licence.expired_operating",
+    "licence.code_not_covered",
+    "manifest.weight_discrepancy",
+    "producer.no_transfer",
+    "plan.overdue",
+    "declaration.annual_overdue",
 }
 
 # Rules whose citation still lacks its article number (see the comment in rules.py).

@@ -72,7 +72,16 @@ def _mount() -> None:
     api.add_router("/", plans)
     api.add_router("/", supervision)
     # --- supervision: statistics and map routers ---
+    from greenisle.supervision.api_map import router as supervision_map
+
+    api.add_router("/", supervision_map)
+    from greenisle.supervision.api_statistics import router as statistics
+
+    api.add_router("/", statistics)
     # --- assessment router ---
+    from greenisle.assessment.api import router as assessment
+
+    api.add_router("/", assessment)
     api.add_router("/", audit)
 
 

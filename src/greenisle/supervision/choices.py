@@ -1,5 +1,6 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Severity(models.TextChoices):
@@ -9,12 +10,12 @@ class Severity(models.TextChoices):
 
 
 class FindingStatus(models.TextChoices):
-    OPEN = "open", _("Open")
-    ASSIGNED = "assigned", _("Assigned")
-    RECTIFICATION_SUBMITTED = "rectification_submitted", _("Rectification submitted")
-    VERIFIED = "verified", _("Verified")
-    CLOSED = "closed", _("Closed")
-    DISMISSED = "dismissed", _("Dismissed")
+    OPEN = "open", pgettext_lazy("finding status", "Open")
+    ASSIGNED = "assigned", pgettext_lazy("finding status", "Assigned")
+    RECTIFICATION_SUBMITTED = "rectification_submitted", pgettext_lazy("finding status", "Rectification submitted")
+    VERIFIED = "verified", pgettext_lazy("finding status", "Verified")
+    CLOSED = "closed", pgettext_lazy("finding status", "Closed")
+    DISMISSED = "dismissed", pgettext_lazy("finding status", "Dismissed")
 
 
 # A finding in one of these is still being followed up: a rule raises at most one per object.

@@ -5,11 +5,18 @@ Pure data (no ORM): ``finding_raise`` reads a rule's deadline and owner from her
 its titles and citation. Every code passed to ``finding_raise`` must be registered; a test scans the
 source tree for them. Deadlines are for rectification (责令限期改正), counted from the day the finding
 is raised; working days are counted on the official calendar (``core.workdays``).
+
+Two kinds of entry: the rules raised by sweeps of their own apps are listed here, and each module of
+``supervision.checks`` carries its own ``RULE`` and registers it (``register``). The registry loads
+the checks package the first time it is read, so a rule of a check is known wherever a finding is
+shown, whether or not anything imported the checks yet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -28,6 +35,8 @@ SOLID_WASTE_LAW = "《中华人民共和国固体废物污染环境防治法》�
 TRANSFER_MEASURES = "《危险废物转移管理办法》（生态环境部 公安部 交通运输部令第23号，2022年1月1日施行）"
 LICENCE_MEASURES = "《危险废物经营许可证管理办法》（国务院令第408号）"
 HJ_1259 = "HJ 1259-2022《危险废物管理计划和管理台账制定技术导则》"
+STORAGE_STANDARD = "《危险废物贮存污染控制标准》（GB 18597-2023）"
+VEHICLE_MONITORING = "《道路运输车辆动态监督管理办法》"
 
 
 class UnknownRule(LookupError):
@@ -35,7 +44,8 @@ class UnknownRule(LookupError):
 
     def __init__(self, code: str) -> None:
         super().__init__(
-            f"finding rule {code!r} is not registered: add it to greenisle.supervision.rules.RULES"
+            f"finding rule {code!r} is not registered: add it to greenisle.supervision.rules.RULES "
+            "or give it a module in greenisle.supervision.checks"
         )
         self.code = code
 
@@ -73,16 +83,63 @@ class RuleInfo:
         return day + dt.timedelta(days=self.deadline_days)
 
 
-def _rules(*rules: RuleInfo) -> dict[str, RuleInfo]:
-    table: dict[str, RuleInfo] = {}
-    for rule in rules:
-        if rule.code in table:
+# Where the rules that carry their own entry live; imported by name so that this module stays pure.
+CHECKS_PACKAGE: Final = "greenisle.supervision.checks"
+
+
+class Registry(MutableMapping[str, RuleInfo]):
+    """The rules by code. Reading it first imports ``CHECKS_PACKAGE``, whose modules register theirs."""
+
+    def __init__(self) -> None:
+        self._rules: dict[str, RuleInfo] = {}
+        self._loaded = False
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True  # before the import: the package registers through this registry
+        try:
+            importlib.import_module(CHECKS_PACKAGE)
+        except BaseException:
+            self._loaded = False
+            raise
+
+    def __getitem__(self, code: str) -> RuleInfo:
+        self._load()
+        return self._rules[code]
+
+    def __setitem__(self, code: str, rule: RuleInfo) -> None:
+        self._rules[code] = rule
+
+    def __delitem__(self, code: str) -> None:
+        del self._rules[code]
+
+    def __iter__(self) -> Iterator[str]:
+        self._load()
+        return iter(self._rules)
+
+    def __len__(self) -> int:
+        self._load()
+        return len(self._rules)
+
+    def add(self, rule: RuleInfo) -> None:
+        """Register ``rule``; the same entry again is a no-op, another entry under its code an error."""
+        known = self._rules.get(rule.code)
+        if known is not None and known != rule:
             raise ValueError(f"finding rule {rule.code!r} registered twice")
-        table[rule.code] = rule
+        self._rules[rule.code] = rule
+
+
+def _rules(*rules: RuleInfo) -> Registry:
+    table = Registry()
+    for rule in rules:
+        if rule.code in table._rules:
+            raise ValueError(f"finding rule {rule.code!r} registered twice")
+        table.add(rule)
     return table
 
 
-RULES: Final[dict[str, RuleInfo]] = _rules(
+RULES: Final[Registry] = _rules(
     # --- storage (ledger/storage.py) ---------------------------------------------------------------
     RuleInfo(
         code="storage.over_one_year",
@@ -160,6 +217,12 @@ RULES: Final[dict[str, RuleInfo]] = _rules(
         deadline_working_days=10,
     ),
 )
+
+
+def register(*rules: RuleInfo) -> None:
+    """Add the rules of a check module (``supervision.checks``) to the registry."""
+    for rule in rules:
+        RULES.add(rule)
 
 
 def rule_info(code: str) -> RuleInfo:

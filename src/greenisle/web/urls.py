@@ -2,8 +2,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 import greenisle.web.views_declarations as views_declarations
+import greenisle.web.views_findings as views_findings
 import greenisle.web.views_management_plans as views_management_plans
 import greenisle.web.views_obligations as views_obligations
+import greenisle.web.views_reports as views_reports
+import greenisle.web.views_statistics as views_statistics
+import greenisle.web.views_supervision_map as views_supervision_map
 from greenisle.web import views, views_bins, views_labels, views_manifests, views_plans, views_tracking
 
 app_name = "web"
@@ -113,7 +117,22 @@ urlpatterns = [
     ),
     path("regulator/obligations/", views_obligations.regulator_obligations, name="regulator_obligations"),
     # --- supervision: findings ---
+    path("findings/", views_findings.findings, name="findings"),
+    path("findings/<uuid:finding_id>/", views_findings.finding_detail, name="finding"),
+    path("findings/<uuid:finding_id>/assign/", views_findings.finding_assign, name="finding_assign"),
+    path("findings/<uuid:finding_id>/rectify/", views_findings.finding_rectify, name="finding_rectify"),
+    path("findings/<uuid:finding_id>/verify/", views_findings.finding_verify, name="finding_verify"),
+    path("findings/<uuid:finding_id>/close/", views_findings.finding_close, name="finding_close"),
+    path("findings/<uuid:finding_id>/dismiss/", views_findings.finding_dismiss, name="finding_dismiss"),
     # --- supervision: map ---
+    path("regulator/map/", views_supervision_map.supervision_map, name="supervision_map"),
     # --- supervision: statistics ---
+    path("regulator/statistics/", views_statistics.statistics_page, name="statistics"),
+    path("regulator/statistics.xlsx", views_statistics.statistics_xlsx_view, name="statistics_xlsx"),
+    path("regulator/reports/monthly/", views_reports.monthly_report_page, name="monthly_report"),
+    path("regulator/reports/monthly.pdf", views_reports.monthly_report_pdf_view, name="monthly_report_pdf"),
+    path("regulator/reports/monthly.xlsx", views_reports.monthly_report_xlsx_view, name="monthly_report_xlsx"),
     # --- assessment ---
+    # The assessment pages' own list (web/views_assessment.py ``urlpatterns``), in this namespace.
+    path("assessment/", ("greenisle.web.views_assessment", None, None)),
 ]

@@ -40,6 +40,7 @@ from greenisle.manifests.services import (
     manifest_depart,
     manifest_sign,
 )
+from greenisle.supervision.models import Finding
 from greenisle.supervision.selectors import division_overview
 from greenisle.telemetry.models import Alert
 from greenisle.web.forms import AssignForm, ContainerForm, SignatureCodeForm
@@ -338,6 +339,8 @@ def regulator_home(request: HttpRequest) -> HttpResponse:
                 status__in=[RequestStatus.OPEN, RequestStatus.ASSIGNED]
             )[:15],
             "events": Event.objects.visible_to(user).select_related("organization").order_by("-id")[:15],
+            # Findings still being followed up (not closed or dismissed); the nav badge reuses the count.
+            "open_findings": Finding.objects.visible_to(user).active().count(),
         },
     )
 

@@ -10,12 +10,10 @@ import datetime as dt
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from greenisle.ledger import core as ledger_core
 from greenisle.ledger.declarations import (
     declarations_owed,
     sites_declaring,
@@ -25,10 +23,16 @@ from greenisle.organizations.choices import OrganizationKind
 from greenisle.organizations.models import Division, Site
 from greenisle.plans import core as plan_core
 from greenisle.plans.classification import site_class_now
-from greenisle.plans.models import IN_FORCE, ManagementPlan
+from greenisle.plans.models import ManagementPlan
 from greenisle.plans.services import (
     COLLECTOR_FILER_ROLES,
     FILER_ROLES,
+)
+from greenisle.supervision.obligations import (
+    annual_declarations,
+    obligations_by_division,
+    plans_of_year,
+    producer_sites,
 )
 from greenisle.web.obligations_common import (
     class_label,
@@ -121,21 +125,23 @@ def _regulator(request: HttpRequest) -> Any:
     return membership
 
 
-def _pct(part: int, whole: int) -> str:
-    return f"{part * 100 / whole:.1f}" if whole else "—"
-
-
 @login_required
 def regulator_obligations(request: HttpRequest) -> HttpResponse:
     """Per district: producer sites, plans in force this year, plans overdue (none in force after
-    31 March), last year's annual declarations submitted and overdue. Four aggregate queries."""
+    31 March), last year's annual declarations submitted and overdue (``supervision.obligations``)."""
     _regulator(request)
     user = request.user
     today = timezone.localdate()
     year = today.year
-    plan_due = plan_core.plan_due_on(year)
-    annual = ledger_core.period_of(ledger_core.YEAR, dt.date(year - 1, 1, 1))
-    sites = Site.objects.visible_to(user).filter(organization__kind=OrganizationKind.PRODUCER)
+    figures = obligations_by_division(user, today)
+    context: dict[str, Any] = {
+        "year": year,
+        "last_year": year - 1,
+        "plan_due_on": figures.plan_due_on,
+        "declaration_due_on": figures.declaration_due_on,
+        "plan_late": figures.plan_late,
+        "declaration_late": figures.declaration_late,
+    }
     division = request.GET.get("division", "").strip()
     if division:
         # A district outside the bureau's division is not there for it.
@@ -144,65 +150,15 @@ def regulator_obligations(request: HttpRequest) -> HttpResponse:
             or not Division.objects.filter(code=division).exists()
         ):
             raise Http404
-        sites = sites.filter(division_id=division)
-    plans = ManagementPlan.objects.visible_to(user).filter(
-        year=year, site__organization__kind=OrganizationKind.PRODUCER
-    )
-    declarations = Declaration.objects.visible_to(user).filter(
-        kind=ledger_core.YEAR, period_start=annual.start, site__organization__kind=OrganizationKind.PRODUCER
-    )
-    context: dict[str, Any] = {
-        "year": year,
-        "last_year": year - 1,
-        "plan_due_on": plan_due,
-        "declaration_due_on": annual.due_on,
-        "plan_late": today > plan_due,
-        "declaration_late": today > annual.due_on,
-    }
-    if division:
+        sites = producer_sites(user).filter(division_id=division)
+        plans = plans_of_year(user, year)
+        declarations = annual_declarations(user, year - 1)
         return _regulator_division(request, division, sites, plans, declarations, context)
-    per_division = {
-        row["division_id"]: row
-        for row in sites.values("division_id", "division__name").annotate(sites=Count("id")).order_by()
-    }
-    in_force = dict(
-        plans.filter(status__in=IN_FORCE)
-        .values("site__division_id")
-        .annotate(n=Count("site_id", distinct=True))
-        .order_by()
-        .values_list("site__division_id", "n")
+    return render(
+        request,
+        "web/regulator_obligations.html",
+        {**context, "rows": figures.rows, "totals": figures.total},
     )
-    submitted = dict(
-        declarations.filter(status=DeclarationStatus.SUBMITTED)
-        .values("site__division_id")
-        .annotate(n=Count("site_id", distinct=True))
-        .order_by()
-        .values_list("site__division_id", "n")
-    )
-    rows = []
-    totals = {"sites": 0, "in_force": 0, "plans_overdue": 0, "submitted": 0, "declarations_overdue": 0}
-    for code in sorted(per_division):
-        n = per_division[code]["sites"]
-        row = {
-            "code": code,
-            "name": per_division[code]["division__name"],
-            "sites": n,
-            "in_force": in_force.get(code, 0),
-            "submitted": submitted.get(code, 0),
-        }
-        row["plans_overdue"] = n - row["in_force"] if context["plan_late"] else 0
-        row["declarations_overdue"] = n - row["submitted"] if context["declaration_late"] else 0
-        for key in totals:
-            totals[key] += row[key]
-        row["in_force_pct"] = _pct(row["in_force"], n)
-        row["submitted_pct"] = _pct(row["submitted"], n)
-        rows.append(row)
-    totals_view = {
-        **totals,
-        "in_force_pct": _pct(totals["in_force"], totals["sites"]),
-        "submitted_pct": _pct(totals["submitted"], totals["sites"]),
-    }
-    return render(request, "web/regulator_obligations.html", {**context, "rows": rows, "totals": totals_view})
 
 
 def _regulator_division(

@@ -1,11 +1,12 @@
 // The collector's trucks on a Leaflet map, where each last reported, refreshed every data-refresh seconds
 // (10 by default), with the table of open truck alerts from the same GeoJSON (its "alerts" member).
-// Red: the truck has an open alert. Tiles need the internet; without them the markers still show.
+// Red: the truck has an open alert. Tiles only when the element names a tile server (data-tiles).
 document.addEventListener("DOMContentLoaded", function () {
   var el = document.getElementById("fleet-map");
   if (!el || typeof L === "undefined") return;
   var map = L.map(el).setView([32.05, 120.95], 10);
-  L.tileLayer("https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png", { maxZoom: 18, attribution: "© OpenStreetMap" }).addTo(map);
+  // A base map only when the page names a tile server (settings GREENISLE["MAP_TILE_URL"]): offline by default.
+  if (el.dataset.tiles) L.tileLayer(el.dataset.tiles, { maxZoom: 18 }).addTo(map);
   var layer = L.layerGroup().addTo(map);
   var table = document.querySelector("#truck-alerts tbody");
   var emptyCell = table ? table.querySelector("[data-empty]") : null;

@@ -1,10 +1,11 @@
 // Bins on a Leaflet map, coloured by fill; data from the GeoJSON endpoint (visible bins only).
-// Tiles need the internet; without them the markers still show on a blank background.
+// Tiles only when the element names a tile server (data-tiles); otherwise a blank background.
 document.addEventListener("DOMContentLoaded", function () {
   var el = document.getElementById("map");
   if (!el || typeof L === "undefined") return;
   var map = L.map(el).setView([32.05, 120.95], 9);
-  L.tileLayer("https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png", { maxZoom: 18, attribution: "© OpenStreetMap" }).addTo(map);
+  // A base map only when the page names a tile server (settings GREENISLE["MAP_TILE_URL"]): offline by default.
+  if (el.dataset.tiles) L.tileLayer(el.dataset.tiles, { maxZoom: 18 }).addTo(map);
   fetch(el.dataset.src, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (data) {
     var layer = L.geoJSON(data, {
       pointToLayer: function (f, latlng) {

@@ -1,5 +1,5 @@
 // A route plan on a Leaflet map: one coloured line per truck, numbered stops, unplanned stops in grey.
-// Tiles need the internet; without them the routes still show on a blank background.
+// Tiles only when the element names a tile server (data-tiles); otherwise a blank background.
 // Every element with id "plan-map" or class "route-map" gets a map of its data-src.
 document.addEventListener("DOMContentLoaded", function () {
   if (typeof L === "undefined") return;
@@ -7,7 +7,8 @@ document.addEventListener("DOMContentLoaded", function () {
 });
 function draw(el) {
   var map = L.map(el).setView([32.05, 120.95], 10);
-  L.tileLayer("https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png", { maxZoom: 18, attribution: "© OpenStreetMap" }).addTo(map);
+  // A base map only when the page names a tile server (settings GREENISLE["MAP_TILE_URL"]): offline by default.
+  if (el.dataset.tiles) L.tileLayer(el.dataset.tiles, { maxZoom: 18 }).addTo(map);
   function esc(s) { return String(s == null ? "" : s).replace(/[&<>"]/g, function (c) { return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" }[c]; }); }
   fetch(el.dataset.src, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (data) {
     var layer = L.geoJSON(data, {
