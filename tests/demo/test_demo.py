@@ -169,6 +169,7 @@ def test_a_small_demo_load(loaded: DemoSummary, var_dir: Any) -> None:
 
     assert "audit chain intact" in call("audit_verify")
     assert chain_verify() is None
+    supervision_walk(loaded)
 
     # A second load changes nothing.
     before = row_counts()
@@ -302,3 +303,51 @@ def history_and_filings(loaded: DemoSummary) -> None:
         number__in=[loaded.round["manifest"], loaded.round["onward_manifest"]]
     )
     assert walked.number > max(year_numbers.values_list("number", flat=True))
+
+
+def supervision_walk(loaded: DemoSummary) -> None:
+    """The bureau's side of the demo: the clerk's self-assessment waits for the district inspector, who
+    reviews it and makes it final; the rules' sweep raises findings on the loaded data, and the
+    inspector assigns one, its owner rectifies it, and the inspector verifies and closes it."""
+    from django.utils import timezone
+
+    from greenisle.assessment.models import Assessment
+    from greenisle.assessment.services import assessment_finalise, assessment_review
+    from greenisle.core.errors import PermissionDenied
+    from greenisle.supervision.models import Finding
+    from greenisle.supervision.services import (
+        finding_assign,
+        finding_close,
+        finding_rectify,
+        finding_verify,
+    )
+
+    inspector = User.objects.get(username="inspector")
+    assessment = Assessment.objects.get()
+    assert assessment.status == "self_submitted" and assessment.year == timezone.localdate().year - 1
+    assessment_review(actor=inspector, assessment_id=assessment.pk, note="复核通过 / reviewed")
+    final = assessment_finalise(actor=inspector, assessment_id=assessment.pk)
+    assert final.status == "final" and final.result in {"pass", "basic", "fail"}
+
+    before = Finding.objects.count()
+    call("supervision_maintain")
+    assert Finding.objects.count() > before
+    # Last year's declarations left as drafts by the demo collector's clients are findings.
+    assert Finding.objects.filter(rule="declaration.annual_overdue").exists()
+    finding = Finding.objects.visible_to(inspector).filter(status="open").order_by("created_at").first()
+    assert finding is not None, "the district inspector has findings to follow up"
+    finding_assign(actor=inspector, finding_id=finding.pk, assigned_to_id=inspector.pk)
+    owners = [
+        m.user
+        for m in Membership.objects.filter(organization=finding.owner_organization).select_related("user")
+    ] + [User.objects.get(username="dispatcher")]
+    for owner in owners:
+        try:
+            finding_rectify(actor=owner, finding_id=finding.pk, rectification="已整改 / put right")
+            break
+        except PermissionDenied:
+            continue
+    else:
+        raise AssertionError(f"nobody of {finding.owner_organization} could rectify {finding.rule}")
+    finding_verify(actor=inspector, finding_id=finding.pk, decision="accept", note="核实 / checked")
+    assert finding_close(actor=inspector, finding_id=finding.pk).status == "closed"

@@ -38,6 +38,7 @@ from greenisle.accounts.models import Membership, User
 from greenisle.audit.services import event_record
 from greenisle.catalog.models import WasteCode
 from greenisle.demo import nantong
+from greenisle.demo.assessment import demo_assessment
 from greenisle.demo.credentials import (
     DeviceCredentials,
     credentials_ensure,
@@ -259,6 +260,11 @@ def demo_load(
             ),
         )
     )
+    # Last year's self-assessment of the demo producer, waiting for the district inspector's review.
+    demo_assessment(
+        clerk=User.objects.get(username="clerk"), producer=builder.demo_producer, year=builder.today.year - 1
+    )
+    counts["assessments"] = 1
     counts["open_requests"] = PickupRequest.objects.filter(status=RequestStatus.OPEN).count()
     counts["open_requests_demo_collector"] = PickupRequest.objects.filter(
         status=RequestStatus.OPEN, collector=builder.collectors[0]
