@@ -359,3 +359,20 @@ class HistoryWriter:
     def write(self) -> None:
         """Insert what :meth:`build` planned. Inside the caller's transaction."""
         self.rows.insert(self.progress, before=self.end)
+        self._registered_since()
+
+    def _registered_since(self) -> None:
+        """Each producer and its site joined the platform when its history starts (its contract, or 1
+        January last year), not when the demo was loaded: rules that ask what a site owed last year
+        (annual declaration, plan) see the same past as its ledger."""
+        sites, producers = [], {}
+        for client in self.clients:
+            joined = local_time(client.since, 8 * 60)
+            if client.site.created_at > joined:
+                client.site.created_at = joined
+                sites.append(client.site)
+            if client.producer.created_at > joined:
+                client.producer.created_at = joined
+                producers[client.producer.pk] = client.producer
+        Site.objects.bulk_update(sites, ["created_at"], batch_size=500)
+        Organization.objects.bulk_update(list(producers.values()), ["created_at"], batch_size=500)
