@@ -135,7 +135,7 @@ def _readings_write(days: int) -> tuple[int, int]:
                      net_weight_kg, temperature_c, door_open, battery_pct, quality, sequence)
                 SELECT b.id, ts, '', ts, b.transport,
                        round(((extract(epoch FROM ts) / 86400.0 + (hashtext(b.id::text) & 255))::numeric
-                              % 100), 2),
+                              %% 100), 2),
                        NULL, 20.0, false, 90.0, 'N', NULL
                 FROM devices_bin b
                 CROSS JOIN generate_series(%s::timestamptz, %s::timestamptz - interval '15 minutes',

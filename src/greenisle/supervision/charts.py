@@ -23,7 +23,7 @@ def nice_ceiling(value: float) -> float:
     """The axis maximum: the smallest 1, 2, 2.5 or 5 × 10^n not below ``value`` (1 for nothing)."""
     if value <= 0 or not math.isfinite(value):
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
+    power: float = 10.0 ** math.floor(math.log10(value))
     for step in (1.0, 2.0, 2.5, 5.0, 10.0):
         if value <= step * power + 1e-12 * power:
             return step * power

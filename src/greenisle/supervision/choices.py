@@ -12,7 +12,10 @@ class Severity(models.TextChoices):
 class FindingStatus(models.TextChoices):
     OPEN = "open", pgettext_lazy("finding status", "Open")
     ASSIGNED = "assigned", pgettext_lazy("finding status", "Assigned")
-    RECTIFICATION_SUBMITTED = "rectification_submitted", pgettext_lazy("finding status", "Rectification submitted")
+    RECTIFICATION_SUBMITTED = (
+        "rectification_submitted",
+        pgettext_lazy("finding status", "Rectification submitted"),
+    )
     VERIFIED = "verified", pgettext_lazy("finding status", "Verified")
     CLOSED = "closed", pgettext_lazy("finding status", "Closed")
     DISMISSED = "dismissed", pgettext_lazy("finding status", "Dismissed")

@@ -131,7 +131,9 @@ urlpatterns = [
     path("regulator/statistics.xlsx", views_statistics.statistics_xlsx_view, name="statistics_xlsx"),
     path("regulator/reports/monthly/", views_reports.monthly_report_page, name="monthly_report"),
     path("regulator/reports/monthly.pdf", views_reports.monthly_report_pdf_view, name="monthly_report_pdf"),
-    path("regulator/reports/monthly.xlsx", views_reports.monthly_report_xlsx_view, name="monthly_report_xlsx"),
+    path(
+        "regulator/reports/monthly.xlsx", views_reports.monthly_report_xlsx_view, name="monthly_report_xlsx"
+    ),
     # --- assessment ---
     # The assessment pages' own list (web/views_assessment.py ``urlpatterns``), in this namespace.
     path("assessment/", ("greenisle.web.views_assessment", None, None)),
