@@ -52,11 +52,13 @@ def serials(collection: dict[str, Any]) -> list[str]:
     return [f["properties"]["serial"] for f in collection["features"]]
 
 
-def set_fill(smart_bin: Any, fill: str | None) -> None:
+def set_fill(smart_bin: Any, fill: str | None, **state: Any) -> dt.datetime:
+    at = timezone.now() - dt.timedelta(minutes=7)
     BinState.objects.update_or_create(
         device=smart_bin,
-        defaults={"fill_pct": None if fill is None else Decimal(fill), "observed_at": timezone.now()},
+        defaults={"fill_pct": None if fill is None else Decimal(fill), "observed_at": at, **state},
     )
+    return at
 
 
 # --- who sees what --------------------------------------------------------------------------------
@@ -185,7 +187,7 @@ def test_fill_bands_are_relative_to_the_bins_threshold(fill, threshold, band):
 
 
 def test_each_bin_carries_its_fill_band_colour_and_links(places, regulator_city):
-    set_fill(places["alice_bin"], "85.5")
+    observed = set_fill(places["alice_bin"], "85.5")
     data = map_layers.map_bins(regulator_city, filters_for(regulator_city))
     by_serial = {f["properties"]["serial"]: f for f in data["features"]}
     alice = by_serial["NT-CC-00001"]
@@ -197,14 +199,19 @@ def test_each_bin_carries_its_fill_band_colour_and_links(places, regulator_city)
         OVER.colour,
     )
     assert props["producer"] == "南通某汽修有限公司" and props["collector"] == "南通绿岛环保科技有限公司"
-    assert props["url"] == f"/bins/{places['alice_bin'].pk}/"
-    assert props["audit_url"] == f"/audit/?object_id={places['alice_bin'].pk}"
+    assert props["observed_at"] == observed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert props["offline"] is False
+    links = {key: template.format(id=props["id"]) for key, template in data["links"].items()}
+    assert links == {
+        "url": f"/bins/{places['alice_bin'].pk}/",
+        "audit_url": f"/audit/?object_id={places['alice_bin'].pk}",
+    }
     assert alice["geometry"] == {"type": "Point", "coordinates": [120.864, 32.016]}
     # Bob's bin has never reported.
     assert by_serial["NT-TZ-00001"]["properties"]["band"] == "none"
-    set_fill(places["alice_bin"], "79")
-    again = map_layers.map_bins(regulator_city, filters_for(regulator_city))
-    assert again["features"][0]["properties"]["band"] == "approaching"
+    set_fill(places["alice_bin"], "79", offline_since=timezone.now())
+    again = map_layers.map_bins(regulator_city, filters_for(regulator_city))["features"][0]["properties"]
+    assert (again["band"], again["offline"]) == ("approaching", True)
 
 
 def test_the_bin_layer_is_read_in_one_query_whatever_the_number_of_bins(

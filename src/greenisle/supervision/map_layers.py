@@ -29,7 +29,18 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, Subquery, UUIDField
+from django.db.models import (
+    BooleanField,
+    CharField,
+    Exists,
+    ExpressionWrapper,
+    FloatField,
+    OuterRef,
+    Q,
+    Subquery,
+    UUIDField,
+)
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -57,6 +68,8 @@ BAND_LABELS = {
 }
 
 _CATEGORY = re.compile(r"HW\d{2}")
+# Where a bin's page and its audit trail are: ``{id}`` is the bin's id.
+BIN_LINKS = {"url": "/bins/{id}/", "audit_url": "/audit/?object_id={id}"}
 
 
 class BoundariesMissing(ServiceError):
@@ -233,49 +246,59 @@ def _bins(user: Any, filters: MapFilters) -> Any:
 
 def map_bins(user: Any, filters: MapFilters) -> dict[str, Any]:
     """Every enabled bin in the jurisdiction (narrowed by the filters), at its site: fill and threshold,
-    fill band and colour, producer, collector, when it last reported, links to its page and audit trail."""
+    fill band and colour, producer, collector, when it last reported (ISO 8601), whether it is offline.
+    The links to a bin's page and audit trail are URL templates in the collection's ``links`` (``{id}``
+    replaced by the bin's id): 10,000 bins are the city's whole layer, re-read at every refresh, and
+    each byte per bin is 10 kB per read. One query; numbers are cast to floats by the database."""
     _regulator_scope(user)
     rows = (
         _bins(user, filters)
         .order_by("serial")
+        .annotate(
+            lon=Cast("site__longitude", FloatField()),
+            lat=Cast("site__latitude", FloatField()),
+            fill=Cast("state__fill_pct", FloatField()),
+            threshold=Cast("threshold_pct", FloatField()),
+            # As text: parsing 10,000 timestamps into datetimes costs more than the query. Both
+            # databases give "YYYY-MM-DD HH:MM:SS…" in UTC (Django keeps PostgreSQL sessions in UTC).
+            observed=Cast("state__observed_at", CharField()),
+            offline=ExpressionWrapper(Q(state__offline_since__isnull=False), output_field=BooleanField()),
+        )
         .values_list(
             "pk",
             "serial",
-            "site__longitude",
-            "site__latitude",
+            "lon",
+            "lat",
             "site__organization__name",
             "collector__name",
-            "state__fill_pct",
-            "threshold_pct",
-            "state__observed_at",
-            "state__offline_since",
+            "fill",
+            "threshold",
+            "observed",
+            "offline",
         )
     )
     features = []
     for pk, serial, lon, lat, producer, collector, fill, threshold, observed, offline in rows:
-        fill_pct = None if fill is None else float(fill)
-        band = fill_band(fill_pct, float(threshold))
+        band = fill_band(fill, threshold)
         features.append(
             {
                 "type": "Feature",
-                "geometry": _point(lon, lat),
+                "geometry": {"type": "Point", "coordinates": [lon, lat]},
                 "properties": {
                     "id": str(pk),
                     "serial": serial,
                     "producer": producer,
                     "collector": collector,
-                    "fill_pct": fill_pct,
-                    "threshold_pct": float(threshold),
+                    "fill_pct": fill,
+                    "threshold_pct": threshold,
                     "band": band.key,
                     "colour": band.colour,
-                    "observed": _local(observed),
-                    "offline": offline is not None,
-                    "url": f"/bins/{pk}/",
-                    "audit_url": _audit(pk),
+                    "observed_at": f"{observed[:10]}T{observed[11:19]}Z" if observed else None,
+                    "offline": bool(offline),
                 },
             }
         )
-    return _collection(features, generated_at=timezone.now().isoformat())
+    return _collection(features, generated_at=timezone.now().isoformat(), links=BIN_LINKS)
 
 
 def map_legend() -> list[dict[str, str]]:

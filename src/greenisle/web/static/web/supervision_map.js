@@ -28,6 +28,10 @@ document.addEventListener("DOMContentLoaded", function () {
   function links(p, extra) {
     return '<div class="popup-links">' + [link(p.url, labels.open), link(p.audit_url, labels.audit)].concat(extra || []).filter(Boolean).join(" · ") + "</div>";
   }
+  // Times as Nantong reads them, whatever the browser's own time zone.
+  function localTime(iso) {
+    return new Date(iso).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  }
   function getJSON(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {
       return r.json().then(function (body) {
@@ -114,13 +118,22 @@ document.addEventListener("DOMContentLoaded", function () {
     return "<b>" + esc(p.serial) + "</b><br>" + esc(labels.producer) + ": " + esc(p.producer) +
       "<br>" + esc(labels.collector) + ": " + esc(p.collector) +
       '<br>' + esc(labels.fill) + ': <span class="bin-fill">' + fill + "</span> / " + esc(labels.threshold) + " " + p.threshold_pct.toFixed(0) + "%" +
-      (p.observed ? "<br>" + esc(labels.reported) + ": " + esc(p.observed) : "") +
+      (p.observed_at ? "<br>" + esc(labels.reported) + ": " + esc(localTime(p.observed_at)) : "") +
       (p.offline ? '<br><span style="color:#b3261e">' + esc(labels.offline) + "</span>" : "") + links(p);
   }
   function binStyle(p) {
     return { color: p.offline ? "#555" : p.colour, fillColor: p.colour, fillOpacity: 0.85, weight: p.offline ? 2 : 1, dashArray: p.offline ? "2 2" : null };
   }
+  // The bin layer carries its links once, as templates ({id}); each bin gets its own.
+  function withLinks(features, templates) {
+    if (!templates) return features;
+    features.forEach(function (f) {
+      Object.keys(templates).forEach(function (key) { f.properties[key] = templates[key].replace("{id}", f.properties.id); });
+    });
+    return features;
+  }
   function drawBins(data) {
+    withLinks(data.features, data.links);
     var many = data.features.length > 1500;
     sync("bins", data.features, function (f, latlng) {
       var p = f.properties;
