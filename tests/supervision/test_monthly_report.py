@@ -102,7 +102,7 @@ def test_volumes_of_the_month_and_the_year_so_far(sw, regulator_city):
     assert report.month.tonnage.total.collected_kg == D("270.00")
     assert report.month.tonnage.total.transferred_kg == D("0.00")
     # January to April: M6 5 + M1 119.5 + 270 = 394.5.
-    assert report.year_to_date.tonnage.total.collected_kg == D("394.50")
+    assert report.year_to_date.total.collected_kg == D("394.50")
     assert (report.division_code, report.label) == ("320600", "2025-04")
     # Served in April: P1 (M2), P2 (M3) and P3 (M4) of the four enrolled.
     assert (report.month.enterprises.total.served, report.month.enterprises.total.enrolled) == (3, 4)

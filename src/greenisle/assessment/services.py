@@ -497,37 +497,70 @@ def _review_scores(
     return changes
 
 
+def _bureau_stage(
+    *,
+    actor: Any,
+    assessment_id: Any,
+    scores: Mapping[str, Any] | None,
+    note: str,
+    stage: str,
+    previous: str,
+    target: str,
+    what: tuple[str, str],
+    note_what: str,
+) -> tuple[Assessment, Any]:
+    """A bureau's stage (district review or city spot check): its score per item (the previous stage's
+    unless it changes it, with the reason), its note, the outcome, and the transition with its audit
+    event. Returns the assessment and the acting membership."""
+    assessment = _locked(assessment_id)
+    membership = membership_of(actor)
+    if stage == Stage.DISTRICT:
+        _require_district(membership, assessment)
+    else:
+        _require_city(membership, assessment)
+    _require_state(assessment, target, what)
+    note = _text(note, "note", what=note_what)
+    items = _items(assessment)
+    changes = _review_scores(assessment, items, scores or {}, stage=stage, previous=previous)
+    done = "district_reviewed" if stage == Stage.DISTRICT else "city_checked"
+    extra = {
+        f"{done}_at": timezone.now(),
+        f"{done}_by": actor,
+        f"{stage}_organization": membership.organization,
+        f"{stage}_note": note,
+        **_outcome_fields(assessment, stage, items, actor),
+    }
+    transition_apply(
+        table=ASSESSMENT_TRANSITIONS,
+        obj=assessment,
+        target=target,
+        role=stage,
+        actor=actor,
+        organization=membership.organization,
+        subject_organization=assessment.organization,
+        division_code=assessment.division_code,
+        payload={"changes": changes, "note": note, "outcome": extra["stage_outcomes"][stage]},
+        extra_fields=extra,
+    )
+    return assessment, membership
+
+
 @transaction.atomic
 def assessment_review(
     *, actor: Any, assessment_id: Any, scores: Mapping[str, Any] | None = None, note: str = ""
 ) -> Assessment:
     """The district bureau reviews the self-assessment: its score per item (the self score unless it
     changes it, with the reason)."""
-    assessment = _locked(assessment_id)
-    membership = membership_of(actor)
-    _require_district(membership, assessment)
-    _require_state(assessment, AssessmentStatus.DISTRICT_REVIEWED, ("复核", "reviewed"))
-    note = _text(note, "note", what="复核意见")
-    items = _items(assessment)
-    changes = _review_scores(assessment, items, scores or {}, stage=Stage.DISTRICT, previous=Stage.SELF)
-    extra = {
-        "district_reviewed_at": timezone.now(),
-        "district_reviewed_by": actor,
-        "district_organization": membership.organization,
-        "district_note": note,
-        **_outcome_fields(assessment, Stage.DISTRICT, items, actor),
-    }
-    transition_apply(
-        table=ASSESSMENT_TRANSITIONS,
-        obj=assessment,
-        target=AssessmentStatus.DISTRICT_REVIEWED,
-        role="district",
+    assessment, membership = _bureau_stage(
         actor=actor,
-        organization=membership.organization,
-        subject_organization=assessment.organization,
-        division_code=assessment.division_code,
-        payload={"changes": changes, "note": note, "outcome": extra["stage_outcomes"][Stage.DISTRICT]},
-        extra_fields=extra,
+        assessment_id=assessment_id,
+        scores=scores,
+        note=note,
+        stage=Stage.DISTRICT,
+        previous=Stage.SELF,
+        target=AssessmentStatus.DISTRICT_REVIEWED,
+        what=("复核", "reviewed"),
+        note_what="复核意见",
     )
     city = _city_bureau(assessment.division_code)
     if city is not None and city.pk != membership.organization.pk:
@@ -549,31 +582,16 @@ def assessment_check(
 ) -> Assessment:
     """The city bureau spot-checks a reviewed assessment: its score per item (the district's unless it
     changes it, with the reason). The result follows the city's scores."""
-    assessment = _locked(assessment_id)
-    membership = membership_of(actor)
-    _require_city(membership, assessment)
-    _require_state(assessment, AssessmentStatus.CITY_CHECKED, ("抽查", "spot-checked"))
-    note = _text(note, "note", what="抽查意见")
-    items = _items(assessment)
-    changes = _review_scores(assessment, items, scores or {}, stage=Stage.CITY, previous=Stage.DISTRICT)
-    extra = {
-        "city_checked_at": timezone.now(),
-        "city_checked_by": actor,
-        "city_organization": membership.organization,
-        "city_note": note,
-        **_outcome_fields(assessment, Stage.CITY, items, actor),
-    }
-    transition_apply(
-        table=ASSESSMENT_TRANSITIONS,
-        obj=assessment,
-        target=AssessmentStatus.CITY_CHECKED,
-        role="city",
+    assessment, _membership = _bureau_stage(
         actor=actor,
-        organization=membership.organization,
-        subject_organization=assessment.organization,
-        division_code=assessment.division_code,
-        payload={"changes": changes, "note": note, "outcome": extra["stage_outcomes"][Stage.CITY]},
-        extra_fields=extra,
+        assessment_id=assessment_id,
+        scores=scores,
+        note=note,
+        stage=Stage.CITY,
+        previous=Stage.DISTRICT,
+        target=AssessmentStatus.CITY_CHECKED,
+        what=("抽查", "spot-checked"),
+        note_what="抽查意见",
     )
     return assessment
 

@@ -26,7 +26,7 @@ from greenisle.supervision import rules
 from greenisle.supervision.choices import AWAITING_RECTIFICATION, TERMINAL_STATUSES, FindingStatus
 from greenisle.supervision.models import Finding
 from greenisle.supervision.obligations import Obligations, obligations_by_division
-from greenisle.supervision.statistics import Report, statistics_filters, statistics_report
+from greenisle.supervision.statistics import Report, Tonnage, statistics_filters, statistics_report, tonnage
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 GRADES = ("A", "B", "C")
@@ -104,7 +104,8 @@ class MonthlyReport:
     month_end: dt.date
     generated_at: dt.datetime
     month: Report
-    year_to_date: Report
+    # January to the month's end: volumes only (the rest of the report is the month's).
+    year_to_date: Tonnage
     findings: FindingsSummary
     assessments: AssessmentSummary
     obligations: Obligations
@@ -213,7 +214,7 @@ def monthly_report(user: Any, *, month: object = None, division: object = None) 
         month_end=end,
         generated_at=timezone.now(),
         month=statistics_report(user, month_filters),
-        year_to_date=statistics_report(user, ytd_filters),
+        year_to_date=tonnage(user, ytd_filters),
         findings=findings_summary(user, prefix, start, end),
         assessments=assessments_summary(user, prefix, start, end),
         obligations=obligations_by_division(user, as_of, prefix=prefix),

@@ -13,12 +13,12 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font, PatternFill
 
+from greenisle.assessment.checklists import RESULT_TITLES as RESULT_LABELS
 from greenisle.ledger.pdf_layout import MARGIN, box, footer_line, local, new_pdf, page_numbers
 from greenisle.manifests.documents import FAMILY
 from greenisle.supervision.charts import grouped_bars
 from greenisle.supervision.monthly_report import MonthlyReport
 
-RESULT_LABELS = {"pass": "达标", "basic": "基本达标", "fail": "不达标"}
 SERIES_COLOURS = ((31, 122, 77), (199, 124, 2), (70, 110, 180))
 BOLD = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -154,8 +154,8 @@ def monthly_report_pdf(report: MonthlyReport) -> bytes:
                 "合计 / Total",
                 _t(month.tonnage.total.collected_kg),
                 _t(month.tonnage.total.transferred_kg),
-                _t(ytd.tonnage.total.collected_kg),
-                _t(ytd.tonnage.total.transferred_kg),
+                _t(ytd.total.collected_kg),
+                _t(ytd.total.transferred_kg),
             ]
         ],
         [30, 25, 25, 25, 25],
@@ -177,10 +177,10 @@ def monthly_report_pdf(report: MonthlyReport) -> bytes:
     )
     doc.bars(
         "年内逐月收集与转移量（吨）/ Tonnes by month this year",
-        [p.month[-2:] for p in ytd.trend],
+        [p.month[-2:] for p in ytd.months],
         [
-            ("收集 / collected", [float(p.collected_kg) / 1000 for p in ytd.trend]),
-            ("转移 / transferred", [float(p.transferred_kg) / 1000 for p in ytd.trend]),
+            ("收集 / collected", [float(p.collected_kg) / 1000 for p in ytd.months]),
+            ("转移 / transferred", [float(p.transferred_kg) / 1000 for p in ytd.months]),
         ],
     )
 
@@ -365,8 +365,8 @@ def monthly_report_xlsx(report: MonthlyReport) -> bytes:
         ("月份 / Month", report.label),
         ("本月收集（吨）/ Collected this month (t)", float(month.tonnage.total.collected_kg) / 1000),
         ("本月转移（吨）/ Transferred this month (t)", float(month.tonnage.total.transferred_kg) / 1000),
-        ("年累计收集（吨）/ Collected this year (t)", float(ytd.tonnage.total.collected_kg) / 1000),
-        ("年累计转移（吨）/ Transferred this year (t)", float(ytd.tonnage.total.transferred_kg) / 1000),
+        ("年累计收集（吨）/ Collected this year (t)", float(ytd.total.collected_kg) / 1000),
+        ("年累计转移（吨）/ Transferred this year (t)", float(ytd.total.transferred_kg) / 1000),
         ("本月服务企业 / Producers served", month.enterprises.total.served),
         ("入驻企业 / Producers enrolled", month.enterprises.total.enrolled),
         ("本月新增问题 / Findings opened", f.opened),
@@ -398,9 +398,9 @@ def monthly_report_xlsx(report: MonthlyReport) -> bytes:
         wb,
         "逐月 By month",
         ["月份 / Month", "收集（吨）/ Collected (t)", "转移（吨）/ Transferred (t)"],
-        [[p.month, p.collected_kg / 1000, p.transferred_kg / 1000] for p in ytd.trend],
+        [[p.month, p.collected_kg / 1000, p.transferred_kg / 1000] for p in ytd.months],
     )
-    _bar_chart(months, "逐月 / By month", range(2, 4), len(ytd.trend), "E2")
+    _bar_chart(months, "逐月 / By month", range(2, 4), len(ytd.months), "E2")
     _sheet(
         wb,
         "企业覆盖 Enterprises",
