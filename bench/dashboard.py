@@ -40,7 +40,6 @@ API_PREFIXES = ("/api/v1/map", "/api/v1/statistics", "/api/v1/findings")
 PAGES = (
     "web:regulator",
     "web:overview_json",
-    "web:bins_geojson",
     "web:supervision_map",
     "web:statistics",
     "web:statistics_xlsx",

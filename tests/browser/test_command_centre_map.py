@@ -54,6 +54,8 @@ def test_the_regulator_watches_the_command_centre_map(
 
     page = open_page()
     log_in(page, regulator_city.username)
+    # The home page's overview map reads the same bin layer as the command centre.
+    expect(page.locator("#map")).to_have_attribute("data-features", re.compile(r"^[1-9]\d*$"))
     page.locator("header nav a[href='/regulator/map/']").click()
     expect(page).to_have_url(re.compile(r"/regulator/map/$"))
     # Refresh every 2 s for the test (the page's ?refresh=).

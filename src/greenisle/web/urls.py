@@ -32,7 +32,6 @@ urlpatterns = [
     path("regulator/overview.json", views.overview_json, name="overview_json"),
     path("facility/", views.facility_home, name="facility"),
     path("bins/", views_bins.bins, name="bins"),
-    path("bins.geojson", views.bins_geojson, name="bins_geojson"),
     path("fleet.geojson", views_tracking.fleet_geojson, name="fleet_geojson"),
     path("bins/new/", views_bins.bin_new, name="bin_new"),
     path("bins/import/", views_bins.bin_import, name="bin_import"),

@@ -381,26 +381,6 @@ def facility_home(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def bins_geojson(request: HttpRequest) -> JsonResponse:
-    """Bins as GeoJSON for the maps (at most 5,000, fullest first)."""
-    features = [
-        {
-            "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [float(b.site.longitude), float(b.site.latitude)]},
-            "properties": {
-                "id": str(b.pk),
-                "serial": b.serial,
-                "producer": b.site.organization.name,
-                "fill_pct": float(b.state.fill_pct) if hasattr(b, "state") else None,
-                "threshold_pct": float(b.threshold_pct),
-            },
-        }
-        for b in bin_list_visible_to(request.user)[:5000]
-    ]
-    return JsonResponse({"type": "FeatureCollection", "features": features})
-
-
-@login_required
 def requests_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status") or None
     return render(
