@@ -30,6 +30,7 @@ from greenisle.manifests.choices import LineDecision, ManifestStatus, ReceiptOut
 from greenisle.manifests.labels import _default_precautions, container_code
 from greenisle.manifests.models import Container, ContainerSerial, Manifest, ManifestLine, ManifestSerial
 from greenisle.manifests.numbering import format_number
+from greenisle.manifests.receipt_lines import receipt_lines_refresh
 from greenisle.organizations.identifiers import province_city
 from greenisle.organizations.models import Organization, Site
 from greenisle.organizations.provinces import province_of
@@ -354,6 +355,11 @@ class Rows:
             ("联单 manifests", self.manifests, Manifest.objects.bulk_create),
             ("联单明细 manifest lines", self.lines, ManifestLine.objects.bulk_create),
             ("转移明细 onward lines", self.onward_lines, ManifestLine.objects.bulk_create),
+            (
+                "统计明细 received lines",
+                self.manifests,
+                lambda rows: receipt_lines_refresh([m.pk for m in rows]),
+            ),
             (
                 "转移来源 onward sources",
                 self.sources,

@@ -5,7 +5,9 @@ deadline, bins by fill, and monthly trends. Everything in the regulator's divisi
 Each selector takes the person and the checked :class:`Filters` (``statistics_filters``) and answers
 with plain dataclasses. The counting is done by the database: every table is one or two GROUP BY
 queries, and Python only lays out the grouped rows (a few hundred at most), never the manifests,
-lines or bins themselves. Nothing is cached, so the figures are as fresh as the database.
+lines or bins themselves. Weights and producers served are counted on the received lines flattened
+with what they are grouped by (``manifests.ReceiptLine``, ADR 15), written in the receipt's own
+transaction: nothing is cached, so the figures are as fresh as the database.
 
 What is counted:
 
@@ -37,7 +39,6 @@ from django.db.models import (
     Case,
     CharField,
     Count,
-    DecimalField,
     Exists,
     F,
     IntegerField,
@@ -48,14 +49,14 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from greenisle.catalog.models import HazardCategory, WasteCode
 from greenisle.core.errors import PermissionDenied, ServiceError
 from greenisle.devices.models import Bin
-from greenisle.manifests.choices import LineDecision, ManifestKind, ManifestStatus
-from greenisle.manifests.models import Manifest, ManifestLine
+from greenisle.manifests.choices import ManifestKind, ManifestStatus
+from greenisle.manifests.models import Manifest, ManifestLine, ReceiptLine
 from greenisle.organizations.choices import OrganizationKind
 from greenisle.organizations.identifiers import division_prefix
 from greenisle.organizations.models import Division, Organization, ServiceContract
@@ -64,15 +65,6 @@ from greenisle.plans.models import IN_FORCE, PlanWaste
 from greenisle.supervision import statistics_core as core
 
 RECEIVED = (ManifestStatus.RECEIVED, ManifestStatus.TREATED)
-# The weight a line adds to the statistics (see the module docstring).
-LINE_KG = Coalesce(
-    "accepted_weight_kg",
-    "received_weight_kg",
-    "weight_kg",
-    output_field=DecimalField(max_digits=12, decimal_places=2),
-)
-
-
 # --- filters ----------------------------------------------------------------------------------------
 
 
@@ -188,13 +180,6 @@ def _tz() -> Any:
     return timezone.get_default_timezone()
 
 
-def _category_of_codes() -> dict[int, str]:
-    """Waste-code id → HW category, for every edition (a manifest keeps the code of its day). The
-    catalogue's few hundred rows, read once per call: grouping by the code id spares every line two
-    joins."""
-    return dict(WasteCode.objects.values_list("id", "category__code"))
-
-
 def _codes_in(f: Filters) -> list[int]:
     return list(WasteCode.objects.filter(category__code=f.category).values_list("id", flat=True))
 
@@ -203,11 +188,18 @@ def _month_keys(f: Filters) -> list[str]:
     return [core.month_key(m) for m in core.months_between(f.date_from, f.date_to)]
 
 
+def _month_index(f: Filters) -> dict[int, int]:
+    """yyyymm (the received lines' ``month``) → index in ``_month_keys(f)``."""
+    return {
+        m.year * 100 + m.month: index for index, m in enumerate(core.months_between(f.date_from, f.date_to))
+    }
+
+
 def _month_of(field: str, f: Filters) -> Case:
     """The index in ``_month_keys(f)`` of the local month of a timestamp already inside the period, as
     comparisons with the months' local starts: the same answer as truncating in Asia/Shanghai time
     without converting the time zone on every row, and an integer key the database groups in a hash
-    table (a text key made PostgreSQL sort the lines on disk)."""
+    table (a text key made PostgreSQL sort the rows on disk)."""
     months = core.months_between(f.date_from, f.date_to)
     tz = _tz()
     whens = [
@@ -232,47 +224,27 @@ def _manifests(user: Any, f: Filters) -> QuerySet[Manifest]:
     return qs
 
 
-def _received(user: Any, f: Filters) -> QuerySet[Manifest]:
-    return _manifests(user, f).filter(status__in=RECEIVED, received_at__gte=f.start, received_at__lt=f.end)
+def _lines(user: Any, f: Filters) -> QuerySet[ReceiptLine]:
+    """The lines received in the period that count (a rejected container goes back to its producer,
+    办法 Art. 18: it was neither collected nor transferred, and does not make its producer "served"),
+    in the category when one is chosen: rows of the flattened table, no join.
 
-
-def _lines(user: Any, f: Filters) -> QuerySet[ManifestLine]:
-    """Lines of the manifests received in the period (in the category, when one is chosen).
-
-    The manifest conditions are put on the lines' own join rather than through ``manifest__in``: one
-    pass over the lines instead of a semi-join and a second join of the same manifests. The division
-    prefix is the bureau's visibility rule for manifests (ManifestQuerySet.division_path), narrowed by
-    the division filter, which ``statistics_filters`` has checked to lie inside it; ``user`` is kept
-    in the signature so every selector reads the same way."""
-    q = Q(
-        manifest__status__in=RECEIVED,
-        manifest__received_at__gte=f.start,
-        manifest__received_at__lt=f.end,
-        manifest__producer_site__division__code__startswith=f.prefix,
+    The division prefix is the bureau's visibility rule for manifests (ManifestQuerySet.division_path),
+    narrowed by the division filter, which ``statistics_filters`` has checked to lie inside it; ``user``
+    is kept in the signature so every selector reads the same way."""
+    qs = ReceiptLine.objects.filter(
+        received_on__gte=f.date_from, received_on__lte=f.date_to, division__code__startswith=f.prefix
     )
     if f.collector_id:
-        q &= Q(manifest__kind=ManifestKind.COLLECTION, manifest__receiver_id=f.collector_id) | Q(
-            manifest__kind=ManifestKind.ONWARD, manifest__producer_id=f.collector_id
-        )
-    # A rejected container goes back to its producer (办法 Art. 18): it was neither collected nor
-    # transferred, and does not make its producer "served".
-    qs = ManifestLine.objects.filter(q).exclude(decision=LineDecision.REJECTED)
+        qs = qs.filter(collector_id=f.collector_id)
     if f.category:
-        qs = qs.filter(waste_code_id__in=_codes_in(f))
+        qs = qs.filter(category=f.category)
     return qs
 
 
 def _has_category(f: Filters) -> Exists:
     """The manifest carries a line of the chosen category."""
     return Exists(ManifestLine.objects.filter(manifest_id=OuterRef("pk"), waste_code_id__in=_codes_in(f)))
-
-
-def _has_collected_line(f: Filters) -> Exists:
-    """The manifest carries a line that was not rejected (of the chosen category, if any)."""
-    lines = ManifestLine.objects.filter(manifest_id=OuterRef("pk")).exclude(decision=LineDecision.REJECTED)
-    if f.category:
-        lines = lines.filter(waste_code_id__in=_codes_in(f))
-    return Exists(lines)
 
 
 @dataclass(frozen=True)
@@ -360,27 +332,22 @@ def tonnage(user: Any, f: Filters) -> Tonnage:
     month: one GROUP BY over the period's received lines."""
     rows = (
         _lines(user, f)
-        .values(
-            "waste_code_id",
-            kind=F("manifest__kind"),
-            district=F("manifest__producer_site__division_id"),
-            month=_month_of("manifest__received_at", f),
-        )
-        .annotate(kg=Sum(LINE_KG))
+        .values("category", "kind", "month", district=F("division_id"))
+        .annotate(kg=Sum("kg"))
         .order_by()
     )
-    category_of = _category_of_codes()
+    month_index = _month_index(f)
     categories: dict[str, CategoryAmount] = {}
     districts: dict[str, DistrictAmount] = {}
     months = [MonthAmount(month=key) for key in _month_keys(f)]
     total = Amount()
     for row in rows:
-        kind, weight, category = row["kind"], core.kg(row["kg"]), category_of[row["waste_code_id"]]
+        kind, weight, category = row["kind"], core.kg(row["kg"]), row["category"]
         categories.setdefault(category, CategoryAmount(code=category)).add(kind, weight)
         district = districts.setdefault(row["district"], DistrictAmount(code=row["district"]))
         district.add(kind, weight)
         district.by_category.setdefault(category, Amount()).add(kind, weight)
-        months[row["month"]].add(kind, weight)
+        months[month_index[row["month"]]].add(kind, weight)
         total.add(kind, weight)
     names = _category_names(set(categories))
     for cat in categories.values():
@@ -446,12 +413,10 @@ def coverage(user: Any, f: Filters) -> Coverage:
     the period, against the producers whose plan in force lists the category (办法 Art. 14; HJ 1259
     Table A.3). Three GROUP BY queries; the gap test is a NOT EXISTS in the WHERE clause, which the
     database runs as one anti-join rather than a probe per planned row."""
-    collection = _lines(user, f).filter(manifest__kind=ManifestKind.COLLECTION)
+    collection = _lines(user, f).filter(kind=ManifestKind.COLLECTION)
     served = (
-        collection.values(
-            district=F("manifest__producer_site__division_id"), category=F("waste_code__category__code")
-        )
-        .annotate(kg=Sum(LINE_KG), producers=Count("manifest__producer_id", distinct=True))
+        collection.values("category", district=F("division_id"))
+        .annotate(kg=Sum("kg"), producers=Count("producer_id", distinct=True))
         .order_by()
     )
     # The plans the bureau sees (PlanQuerySet.division_path), narrowed like the manifests.
@@ -467,8 +432,7 @@ def coverage(user: Any, f: Filters) -> Coverage:
         # The plan names the collector as the receiver of this waste (HJ 1259 Table A.7).
         planned_rows = planned_rows.filter(receivers=f.collector_id)
     collected_here = collection.filter(
-        manifest__producer_site_id=OuterRef("plan__site_id"),
-        waste_code__category__code=OuterRef("waste_code__category__code"),
+        site_id=OuterRef("plan__site_id"), category=OuterRef("waste_code__category__code")
     )
 
     def per_cell(rows: QuerySet[PlanWaste]) -> Any:
@@ -538,11 +502,7 @@ def enterprises(user: Any, f: Filters) -> Enterprises:
     )
     if f.collector_id:
         contracts = contracts.filter(collector_id=f.collector_id)
-    served = (
-        _received(user, f)
-        .filter(kind=ManifestKind.COLLECTION, producer_id=OuterRef("pk"))
-        .filter(_has_collected_line(f))
-    )
+    served = _lines(user, f).filter(kind=ManifestKind.COLLECTION, producer_id=OuterRef("pk"))
     producers = Organization.objects.visible_to(user).filter(
         kind=OrganizationKind.PRODUCER, division__code__startswith=f.prefix
     )
@@ -794,29 +754,24 @@ def trend(user: Any, f: Filters) -> list[TrendPoint]:
     def point(index: int) -> TrendPoint:
         return points[index]
 
-    amounts = (
+    month_index = _month_index(f)
+    # One pass over the period's received lines: weights by kind, and the collection manifests (with
+    # a line that counts) and their producers.
+    rows = (
         _lines(user, f)
-        .values(
-            kind=F("manifest__kind"),
-            month=_month_of("manifest__received_at", f),
+        .values("kind", "month")
+        .annotate(
+            kg=Sum("kg"),
+            manifests=Count("manifest_id", distinct=True),
+            producers=Count("producer_id", distinct=True),
         )
-        .annotate(kg=Sum(LINE_KG))
         .order_by()
     )
-    for r in amounts:
-        point(r["month"]).add(r["kind"], core.kg(r["kg"]))
-    # Counted on the manifests (fewer rows than their lines), each with a line not rejected.
-    collected = (
-        _received(user, f)
-        .filter(kind=ManifestKind.COLLECTION)
-        .filter(_has_collected_line(f))
-        .values(month=_month_of("received_at", f))
-        .annotate(manifests=Count("id"), producers=Count("producer_id", distinct=True))
-        .order_by()
-    )
-    for r in collected:
-        p = point(r["month"])
-        p.collection_manifests, p.producers_served = r["manifests"], r["producers"]
+    for r in rows:
+        p = point(month_index[r["month"]])
+        p.add(r["kind"], core.kg(r["kg"]))
+        if r["kind"] == ManifestKind.COLLECTION:
+            p.collection_manifests, p.producers_served = r["manifests"], r["producers"]
     delivered = _delivered(user, f).annotate(month=_month_of("delivered_at", f))
     for r in _deadline_counts(delivered, timezone.localdate(), "month"):
         p = point(r["month"])
