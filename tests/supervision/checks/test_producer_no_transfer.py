@@ -4,12 +4,14 @@ made no transfer in N months (default 6): possible illegal disposal, for the bur
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.utils import timezone
 from factories import LedgerRecordFactory, ManifestFactory
 
+from greenisle.ledger.models import RecordType
 from greenisle.manifests.choices import ManifestStatus
 from greenisle.organizations.models import Organization
 from greenisle.supervision.checks import producer_no_transfer
@@ -123,3 +125,42 @@ def test_a_second_run_raises_nothing_more_until_months_after_the_finding(
     assert run(producer_no_transfer, NOW)["raised"] == 1
     assert run(producer_no_transfer, NOW + dt.timedelta(days=30))["raised"] == 0
     assert len(raised(producer_no_transfer)) == 1
+
+
+def test_a_producer_treating_its_own_waste_is_not_asked_to_transfer_it(
+    registered: Any, producer_site: Any, filed_plan: Any, run: Any
+) -> None:
+    # The plan expects no transfer of any of its wastes (HJ 1259 A.5 own treatment, A.7 nothing out),
+    # and the ledger shows production used up on site.
+    filed_plan.wastes.update(transfer_t=Decimal("0"))
+    LedgerRecordFactory(site=producer_site, occurred_at=months_ago(3))
+    LedgerRecordFactory(site=producer_site, occurred_at=months_ago(2), record_type=RecordType.OWN_DISPOSAL)
+
+    assert run(producer_no_transfer, NOW)["breaches"] == 0
+
+
+def test_production_beyond_what_it_treats_itself_is_still_a_finding(
+    registered: Any, producer_site: Any, filed_plan: Any, run: Any
+) -> None:
+    filed_plan.wastes.update(transfer_t=Decimal("0"))
+    LedgerRecordFactory(site=producer_site, occurred_at=months_ago(3))  # 35 kg made
+    LedgerRecordFactory(
+        site=producer_site,
+        occurred_at=months_ago(2),
+        record_type=RecordType.OWN_UTILISATION,
+        weight_kg=Decimal("20"),
+    )
+
+    run(producer_no_transfer, NOW)
+
+    [finding] = raised(producer_no_transfer)
+    assert finding.evidence["produced_kg"] == "35.00"
+
+
+def test_one_planned_waste_to_transfer_is_enough(
+    registered: Any, producer_site: Any, filed_plan: Any, run: Any
+) -> None:
+    first, *others = filed_plan.wastes.order_by("waste_code")
+    filed_plan.wastes.exclude(pk=first.pk).update(transfer_t=Decimal("0"))
+
+    assert others and run(producer_no_transfer, NOW)["breaches"] == 1

@@ -1,8 +1,10 @@
 """A producer that makes hazardous waste but has transferred none for ``months`` months.
 
 "Makes waste" is what its own records say: a management plan in force for this year or last year that
-expects some waste (HJ 1259 Table A.3), or production records in its ledger within the last
-``history_months``. "Transferred" is a manifest it signed (or a paper one whose transfer ended) within
+expects some waste it will transfer (HJ 1259 Table A.3 with A.7), or production records in its ledger
+within the last ``history_months`` beyond what it recorded using or disposing of itself. A producer
+that treats its own waste (A.5: a plan row expecting no transfer, own utilisation or disposal in the
+ledger, 固废法 Art. 79 allows it with its facilities) is not asked to transfer it. "Transferred" is a manifest it signed (or a paper one whose transfer ended) within
 the last ``months``; a cancelled manifest is not a transfer. A producer registered on the platform for
 less than ``months`` is not judged yet. Waste that is made and never handed over is stored beyond
 reason or disposed of illegally: the bureau inspects (the owner is the bureau of its division). Once
@@ -16,7 +18,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Final
 
-from django.db.models import Exists, Max, OuterRef, Q, Subquery, Sum
+from django.db.models import DecimalField, Exists, F, Max, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from greenisle.ledger.models import LedgerRecord, RecordType
 from greenisle.manifests.choices import ManifestStatus
@@ -50,6 +53,7 @@ RULE: Final = RuleInfo(
 DEFAULTS: Final[dict[str, Any]] = {"months": 6, "history_months": 12}
 
 TONNES = Decimal("0.001")
+ZERO_KG = Value(Decimal("0.00"), output_field=DecimalField(max_digits=12, decimal_places=2))
 KG = Decimal("0.01")
 
 
@@ -63,10 +67,14 @@ def run(*, now: dt.datetime, params: Mapping[str, Any]) -> dict[str, int]:
         plan__status__in=IN_FORCE,
         plan__year__in=(today.year, today.year - 1),
         annual_t__gt=0,
-    )
-    produced = LedgerRecord.objects.filter(
-        organization=OuterRef("pk"), record_type=RecordType.PRODUCTION, occurred_at__gte=history_from
-    )
+    ).filter(Q(transfer_t__isnull=True) | Q(transfer_t__gt=0))
+
+    def ledger_kg(*types: str) -> Subquery:
+        rows = LedgerRecord.objects.filter(
+            organization=OuterRef("pk"), record_type__in=types, occurred_at__gte=history_from
+        )
+        return Subquery(rows.values("organization").annotate(kg=Sum("weight_kg")).values("kg")[:1])
+
     transfers = Manifest.objects.filter(producer=OuterRef("pk")).exclude(status=ManifestStatus.CANCELLED)
     transferred = transfers.filter(
         Q(producer_signed_at__gte=cutoff)
@@ -74,7 +82,10 @@ def run(*, now: dt.datetime, params: Mapping[str, Any]) -> dict[str, int]:
         | Q(paper_transfer_ended_on__gte=cutoff_day)
     )
     producers = Organization.objects.filter(kind=OrganizationKind.PRODUCER, created_at__lt=cutoff)
-    generating = producers.filter(Exists(planned) | Exists(produced))
+    generating = producers.annotate(
+        produced_kg=Coalesce(ledger_kg(RecordType.PRODUCTION), ZERO_KG),
+        own_kg=Coalesce(ledger_kg(RecordType.OWN_UTILISATION, RecordType.OWN_DISPOSAL), ZERO_KG),
+    ).filter(Exists(planned) | Q(produced_kg__gt=F("own_kg")))
     silent = generating.exclude(Exists(transferred)).annotate(
         last_transfer=Subquery(
             transfers.filter(producer_signed_at__isnull=False)
