@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from greenisle.dispatch.choices import RequestStatus
+from greenisle.dispatch.choices import RequestOrigin, RequestStatus
 from greenisle.dispatch.models import PickupRequest
 from greenisle.supervision.checks import bin_uncollected
 from greenisle.supervision.services import finding_dismiss
@@ -102,3 +102,45 @@ def test_a_second_run_raises_nothing_more_nor_after_the_bureau_dismissed_it(
     finding_dismiss(actor=regulator, finding_id=finding.pk, reason="收运车辆故障，已安排次日清运")
     assert run(bin_uncollected, now + dt.timedelta(hours=2))["raised"] == 0
     assert len(raised(bin_uncollected)) == 1
+
+
+def _forecast_request(world: Any, opened_at: dt.datetime) -> PickupRequest:
+    """A stop the route plan opened for the bin before it filled (one waiting request per bin)."""
+    return PickupRequest.objects.create(
+        bin=world.bin,
+        site=world.site,
+        producer=world.producer,
+        collector=world.collector,
+        origin=RequestOrigin.FORECAST,
+        status=RequestStatus.OPEN,
+        opened_at=opened_at,
+    )
+
+
+def test_a_bin_that_fills_under_an_earlier_request_is_judged_from_its_first_reading_over(
+    world: Any, ingest: Any, run: Any
+) -> None:
+    start = timezone.now() - dt.timedelta(hours=6)
+    forecast = _forecast_request(world, start)
+    ingest(60, at=start + dt.timedelta(hours=1))
+    crossed = start + dt.timedelta(hours=2)
+    assert ingest(85, at=crossed).request_opened is None  # the forecast's request stands in
+    ingest(90, at=start + dt.timedelta(hours=3))
+
+    assert run(bin_uncollected, crossed + dt.timedelta(hours=47))["breaches"] == 0
+    assert run(bin_uncollected, crossed + dt.timedelta(hours=49))["raised"] == 1
+    [finding] = raised(bin_uncollected)
+    assert finding.object_id == str(forecast.pk)
+    assert dt.datetime.fromisoformat(finding.evidence["over_threshold_since"]) == crossed
+    assert finding.evidence["request_origin"] == RequestOrigin.FORECAST
+
+
+def test_an_earlier_request_for_a_bin_still_under_its_threshold_is_no_finding(
+    world: Any, ingest: Any, run: Any
+) -> None:
+    start = timezone.now() - dt.timedelta(days=5)
+    _forecast_request(world, start)
+    ingest(70, at=start + dt.timedelta(hours=1))
+
+    assert run(bin_uncollected, timezone.now())["checked"] == 0
+    assert not raised(bin_uncollected)

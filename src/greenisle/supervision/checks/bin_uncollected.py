@@ -4,6 +4,10 @@ Crossing the threshold opens a pickup request (``origin=threshold``) at the read
 request's ``opened_at`` is when the bin went over. The request leaves "open"/"assigned" once the waste
 is on a truck (collected, at the signature of its manifest) and records ``emptied_at`` when a reading
 shows the bin emptied: either means collected, no finding. One finding per fill cycle (request).
+
+A bin has one waiting request at a time, so one the producer asked for (or a forecast opened) before
+the bin filled stands in for the threshold's own: such a bin is over its threshold since its first
+reading at or over it after the request opened, and is judged from then.
 """
 
 from __future__ import annotations
@@ -12,10 +16,13 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, Final
 
+from django.db.models import Case, DateTimeField, F, OuterRef, Subquery, When
+
 from greenisle.dispatch.choices import RequestOrigin, RequestStatus
 from greenisle.dispatch.models import PickupRequest
 from greenisle.supervision.checks.base import already_raised, hours, iso, raise_on, stamp
 from greenisle.supervision.rules import OWNER_ORGANIZATION, SOLID_WASTE_LAW, RuleInfo
+from greenisle.telemetry.models import Reading
 
 RULE: Final = RuleInfo(
     code="bin.over_threshold_uncollected",
@@ -37,13 +44,29 @@ WAITING = (RequestStatus.OPEN, RequestStatus.ASSIGNED)
 
 def run(*, now: dt.datetime, params: Mapping[str, Any]) -> dict[str, int]:
     limit = dt.timedelta(hours=params["hours"])
-    waiting = PickupRequest.objects.filter(
-        origin=RequestOrigin.THRESHOLD, status__in=WAITING, emptied_at__isnull=True, bin__isnull=False
+    first_over = (
+        Reading.objects.filter(
+            device=OuterRef("bin_id"),
+            observed_at__gte=OuterRef("opened_at"),
+            fill_pct__gte=OuterRef("bin__threshold_pct"),
+        )
+        .order_by("observed_at")
+        .values("observed_at")[:1]
     )
+    waiting = PickupRequest.objects.filter(
+        status__in=WAITING, emptied_at__isnull=True, bin__isnull=False
+    ).annotate(
+        over_since=Case(
+            When(origin=RequestOrigin.THRESHOLD, then=F("opened_at")),
+            default=Subquery(first_over),
+            output_field=DateTimeField(),
+        )
+    )
+    over = waiting.filter(over_since__isnull=False)
     late = list(
-        waiting.filter(opened_at__lte=now - limit)
+        over.filter(over_since__lte=now - limit)
         .select_related("bin__state", "site", "collector")
-        .order_by("opened_at", "pk")
+        .order_by("over_since", "pk")
     )
     done = already_raised(RULE.code, PickupRequest, (r.pk for r in late))
     raised = 0
@@ -53,14 +76,15 @@ def run(*, now: dt.datetime, params: Mapping[str, Any]) -> dict[str, int]:
         device = request.bin
         assert device is not None
         state = getattr(device, "state", None)
-        waited = hours(now - request.opened_at)
+        since = request.over_since  # type: ignore[attr-defined]
+        waited = hours(now - since)
         raised += raise_on(
             RULE,
             organization=request.collector,
             division_code=request.site.division_id,
             obj=request,
             message=(
-                f"收集箱 {device.serial}（{request.site.name}）自 {stamp(request.opened_at)} 达到满溢阈值 "
+                f"收集箱 {device.serial}（{request.site.name}）自 {stamp(since)} 达到满溢阈值 "
                 f"{device.threshold_pct}%，{waited} 小时未清运 / bin {device.serial} at {request.site.name} over its "
                 f"{device.threshold_pct}% threshold since then, not collected for {waited} h"
             ),
@@ -71,7 +95,9 @@ def run(*, now: dt.datetime, params: Mapping[str, Any]) -> dict[str, int]:
                 "site_id": str(request.site_id),
                 "producer_id": str(request.producer_id),
                 "request_status": request.status,
-                "over_threshold_since": iso(request.opened_at),
+                "request_origin": request.origin,
+                "request_opened_at": iso(request.opened_at),
+                "over_threshold_since": iso(since),
                 "fill_pct_at_open": str(request.fill_pct_at_open),
                 "threshold_pct": str(device.threshold_pct),
                 "fill_pct_now": str(state.fill_pct) if state is not None else None,
@@ -80,4 +106,4 @@ def run(*, now: dt.datetime, params: Mapping[str, Any]) -> dict[str, int]:
             },
             now=now,
         )
-    return {"checked": waiting.count(), "breaches": len(late), "raised": raised}
+    return {"checked": over.count(), "breaches": len(late), "raised": raised}
