@@ -52,7 +52,7 @@ from factories import (
 from greenisle.core.workdays import add_working_days
 from greenisle.manifests.choices import LineDecision, ManifestKind, ManifestStatus
 from greenisle.manifests.models import Manifest
-from greenisle.manifests.receipt_lines import receipt_lines_refresh
+from greenisle.manifests.receipt_totals import receipt_totals_refresh
 from greenisle.organizations.models import Organization, Site
 from greenisle.plans.models import ManagementPlan, PlanStatus, PlanWaste
 from greenisle.telemetry.models import BinState
@@ -122,8 +122,8 @@ def _manifest(
         )
     # created_at is stamped on insert; the statistics read it for "manifests made in the period".
     Manifest.objects.filter(pk=manifest.pk).update(created_at=local(created))
-    # Written straight to the tables, as the receipt would have left them: its received lines too.
-    receipt_lines_refresh([manifest.pk])
+    # Written straight to the tables, as the receipt would have left them: its totals too.
+    receipt_totals_refresh([manifest.pk])
     return manifest
 
 

@@ -30,7 +30,7 @@ from greenisle.manifests.choices import LineDecision, ManifestStatus, ReceiptOut
 from greenisle.manifests.labels import _default_precautions, container_code
 from greenisle.manifests.models import Container, ContainerSerial, Manifest, ManifestLine, ManifestSerial
 from greenisle.manifests.numbering import format_number
-from greenisle.manifests.receipt_lines import receipt_lines_refresh
+from greenisle.manifests.receipt_totals import receipt_totals_refresh
 from greenisle.organizations.identifiers import province_city
 from greenisle.organizations.models import Organization, Site
 from greenisle.organizations.provinces import province_of
@@ -356,9 +356,9 @@ class Rows:
             ("联单明细 manifest lines", self.lines, ManifestLine.objects.bulk_create),
             ("转移明细 onward lines", self.onward_lines, ManifestLine.objects.bulk_create),
             (
-                "统计明细 received lines",
+                "统计汇总 receipt totals",
                 self.manifests,
-                lambda rows: receipt_lines_refresh([m.pk for m in rows]),
+                lambda rows: receipt_totals_refresh([m.pk for m in rows]),
             ),
             (
                 "转移来源 onward sources",

@@ -16,7 +16,7 @@ from greenisle.catalog.models import WASTE_CODE_RE, WasteCode
 from greenisle.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
 from greenisle.manifests.choices import CorrectionStatus
 from greenisle.manifests.models import Manifest, ManifestCorrection, ManifestVersion
-from greenisle.manifests.receipt_lines import receipt_lines_refresh
+from greenisle.manifests.receipt_totals import receipt_totals_refresh
 from greenisle.manifests.services import _events, _lock, _weight, party_roles
 from greenisle.manifests.transitions import CORRECTABLE, CORRECTION_TRANSITIONS
 from greenisle.notifications.services import notify
@@ -217,7 +217,7 @@ def correction_decide(*, actor: Any, correction_id: Any, target: str, note: str 
         manifest.version += 1
         manifest.save(update_fields=["version", "updated_at"])
         # A received manifest's weights and codes count in the statistics (ADR 15).
-        receipt_lines_refresh([manifest.pk])
+        receipt_totals_refresh([manifest.pk])
         event_record(
             action="manifests.manifest.corrected",
             obj=manifest,

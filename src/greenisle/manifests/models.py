@@ -233,25 +233,25 @@ class ManifestLine(TimeStampedModel):
         return f"{self.manifest} · {self.container_code}"
 
 
-class ReceiptLineQuerySet(VisibleQuerySet):
+class ReceiptTotalQuerySet(VisibleQuerySet):
     # The bureau's statistics read it; the parties read their manifests themselves.
     division_path = "division__code"
 
 
-class ReceiptLine(models.Model):
-    """A counted line of a received manifest, flattened for the statistics (ADR 15): one row per line
-    of a manifest received or treated whose container was not rejected, with what the counts group by
-    copied onto it (the sending site's division, the collector, the HW category, the local day and
-    month of receipt) and the weight it counts (accepted, else received, else declared).
+class ReceiptTotal(models.Model):
+    """What a received manifest counts in one HW category, for the statistics (ADR 15): the weight of
+    its lines of the category (accepted, else received, else declared; containers the receiver
+    rejected count nothing) with what the counts group by copied onto it: the sending site, its
+    division, the producer, the collector, the local day and month of receipt. A manifest received
+    or treated has one row per category it carries.
 
     Written in the same transaction as the receipt, a correction or a paper manifest
-    (``manifests.receipt_lines.receipt_lines_refresh``), so it is never behind the manifests it comes
-    from; ``greenisle receipt_lines --check`` compares it with the lines, ``--rebuild`` rewrites it."""
+    (``manifests.receipt_totals.receipt_totals_refresh``), so it is never behind the manifests it
+    comes from; ``greenisle receipt_totals --check`` compares it with the lines, ``--rebuild``
+    rewrites it."""
 
-    line = models.OneToOneField(
-        ManifestLine, on_delete=models.CASCADE, primary_key=True, related_name="receipt_line"
-    )
     manifest = models.ForeignKey(Manifest, on_delete=models.CASCADE, related_name="+")
+    category = models.CharField(max_length=4)
     kind = models.CharField(max_length=20, choices=ManifestKind.choices)
     received_at = models.DateTimeField()
     received_on = models.DateField()  # in Beijing time
@@ -259,28 +259,29 @@ class ReceiptLine(models.Model):
     site = models.ForeignKey("organizations.Site", on_delete=models.CASCADE, related_name="+")
     division = models.ForeignKey("organizations.Division", on_delete=models.PROTECT, related_name="+")
     producer = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE, related_name="+")
-    # The collector the line is counted for: the receiver of a collection manifest, the sender of an
-    # onward one.
+    # The collector the weight is counted for: the receiver of a collection manifest, the sender of
+    # an onward one.
     collector = models.ForeignKey("organizations.Organization", on_delete=models.CASCADE, related_name="+")
-    waste_code = models.ForeignKey("catalog.WasteCode", on_delete=models.PROTECT, related_name="+")
-    category = models.CharField(max_length=4)
     kg = models.DecimalField(max_digits=12, decimal_places=2)
+    lines = models.PositiveIntegerField()
 
-    objects = ReceiptLineQuerySet.as_manager()
+    objects = ReceiptTotalQuerySet.as_manager()
 
     class Meta:
-        ordering = ["received_at", "line"]
-        indexes = [
-            models.Index(fields=["received_on", "division"], name="receiptline_day_division"),
-            models.Index(fields=["site", "category", "received_on"], name="receiptline_site_category"),
-            models.Index(fields=["producer", "received_on"], name="receiptline_producer_day"),
-            models.Index(fields=["division", "kg"], name="receiptline_division_kg"),
+        ordering = ["received_at", "manifest", "category"]
+        constraints = [
+            models.UniqueConstraint(fields=["manifest", "category"], name="one_receipt_total_per_category")
         ]
-        verbose_name = _("received line")
-        verbose_name_plural = _("received lines")
+        indexes = [
+            models.Index(fields=["received_on", "division"], name="receipttotal_day_division"),
+            models.Index(fields=["site", "category", "received_on"], name="receipttotal_site_category"),
+            models.Index(fields=["producer", "received_on"], name="receipttotal_producer_day"),
+        ]
+        verbose_name = _("receipt total")
+        verbose_name_plural = _("receipt totals")
 
     def __str__(self) -> str:
-        return f"{self.line_id} {self.received_on} {self.category} {self.kg}"
+        return f"{self.manifest_id} {self.received_on} {self.category} {self.kg}"
 
 
 class ContainerSerial(models.Model):

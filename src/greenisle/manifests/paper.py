@@ -21,7 +21,7 @@ from greenisle.ledger.models import RecordType
 from greenisle.ledger.services import ledger_record_add
 from greenisle.manifests.choices import LineDecision, ManifestStatus, ReceiptOutcome
 from greenisle.manifests.models import Manifest, ManifestLine
-from greenisle.manifests.receipt_lines import receipt_lines_refresh
+from greenisle.manifests.receipt_totals import receipt_totals_refresh
 from greenisle.manifests.services import _events, _receiver_site, _weight, manifest_number_next
 from greenisle.organizations.models import ServiceContract, Site
 from greenisle.supervision.models import Severity
@@ -136,7 +136,7 @@ def manifest_paper_enter(
             accepted_weight_kg=received,
             decision=LineDecision.ACCEPTED,
         )
-    receipt_lines_refresh([manifest.pk])  # entered as received: it counts in the statistics (ADR 15)
+    receipt_totals_refresh([manifest.pk])  # entered as received: it counts in the statistics (ADR 15)
     event_record(
         action="manifests.manifest.paper_entered",
         obj=manifest,

@@ -19,7 +19,7 @@ from greenisle.ledger.events import record_received, record_treated
 from greenisle.ledger.storage import zone_for
 from greenisle.manifests.choices import Discrepancy, LineDecision, ManifestStatus, ReceiptOutcome
 from greenisle.manifests.models import Manifest, ManifestLine
-from greenisle.manifests.receipt_lines import receipt_lines_refresh
+from greenisle.manifests.receipt_totals import receipt_totals_refresh
 from greenisle.manifests.services import _events, _lock, _receiver_site, _weight, role_for, signature_time
 from greenisle.manifests.transitions import MANIFEST_TRANSITIONS
 from greenisle.notifications.services import notify
@@ -222,7 +222,7 @@ def manifest_receive(*, actor: Any, manifest_id: Any, lines: dict[str, Any]) -> 
     )
     record_received(manifest=manifest, lines=rows, at=at, actor=actor, receiver_site=site)
     # The statistics' flattened rows, in this transaction (ADR 15).
-    receipt_lines_refresh([manifest.pk])
+    receipt_totals_refresh([manifest.pk])
     flagged = [line for line in rows if line.discrepancies or line.decision != LineDecision.ACCEPTED]
     if flagged:
         summary = "; ".join(

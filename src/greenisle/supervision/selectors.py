@@ -12,8 +12,8 @@ from django.db.models import Count, F, Q, Sum
 from greenisle.devices.models import Bin
 from greenisle.dispatch.choices import RequestStatus
 from greenisle.dispatch.models import PickupRequest
-from greenisle.manifests.choices import ManifestStatus
-from greenisle.manifests.models import Manifest, ReceiptLine
+from greenisle.manifests.choices import ManifestKind, ManifestStatus
+from greenisle.manifests.models import Manifest, ReceiptTotal
 from greenisle.organizations.models import Division, Organization
 from greenisle.supervision.models import Finding
 
@@ -60,9 +60,16 @@ def division_overview(user: Any) -> list[DivisionRow]:
         "producer_site__division_id",
         "transit",
     )
-    # Everything received to date that counts (accepted weight; received and treated manifests), from
-    # the flattened received lines: one pass over one table (ADR 15).
-    received = ReceiptLine.objects.visible_to(user).values("division_id").annotate(n=Sum("kg")).order_by()
+    # Everything collected from the division's producers to date (accepted weight of collection
+    # manifests received or treated; the onward transfer of the same waste is not counted again), from
+    # the receipt totals: one pass over one table (ADR 15).
+    received = (
+        ReceiptTotal.objects.visible_to(user)
+        .filter(kind=ManifestKind.COLLECTION)
+        .values("division_id")
+        .annotate(n=Sum("kg"))
+        .order_by()
+    )
     bump(received, "division_id", "kg")
     names = dict(Division.objects.filter(code__in=by_div.keys()).values_list("code", "name"))
     return [

@@ -5,9 +5,10 @@ deadline, bins by fill, and monthly trends. Everything in the regulator's divisi
 Each selector takes the person and the checked :class:`Filters` (``statistics_filters``) and answers
 with plain dataclasses. The counting is done by the database: every table is one or two GROUP BY
 queries, and Python only lays out the grouped rows (a few hundred at most), never the manifests,
-lines or bins themselves. Weights and producers served are counted on the received lines flattened
-with what they are grouped by (``manifests.ReceiptLine``, ADR 15), written in the receipt's own
-transaction: nothing is cached, so the figures are as fresh as the database.
+lines or bins themselves. Weights and producers served are counted on each received manifest's
+totals per category, kept with what they are grouped by (``manifests.ReceiptTotal``, ADR 15) and
+written in the receipt's own transaction: nothing is cached, so the figures are as fresh as the
+database.
 
 What is counted:
 
@@ -56,7 +57,7 @@ from greenisle.catalog.models import HazardCategory, WasteCode
 from greenisle.core.errors import PermissionDenied, ServiceError
 from greenisle.devices.models import Bin
 from greenisle.manifests.choices import ManifestKind, ManifestStatus
-from greenisle.manifests.models import Manifest, ManifestLine, ReceiptLine
+from greenisle.manifests.models import Manifest, ManifestLine, ReceiptTotal
 from greenisle.organizations.choices import OrganizationKind
 from greenisle.organizations.identifiers import division_prefix
 from greenisle.organizations.models import Division, Organization, ServiceContract
@@ -189,7 +190,7 @@ def _month_keys(f: Filters) -> list[str]:
 
 
 def _month_index(f: Filters) -> dict[int, int]:
-    """yyyymm (the received lines' ``month``) → index in ``_month_keys(f)``."""
+    """yyyymm (the receipt totals' ``month``) → index in ``_month_keys(f)``."""
     return {
         m.year * 100 + m.month: index for index, m in enumerate(core.months_between(f.date_from, f.date_to))
     }
@@ -224,15 +225,15 @@ def _manifests(user: Any, f: Filters) -> QuerySet[Manifest]:
     return qs
 
 
-def _lines(user: Any, f: Filters) -> QuerySet[ReceiptLine]:
-    """The lines received in the period that count (a rejected container goes back to its producer,
-    办法 Art. 18: it was neither collected nor transferred, and does not make its producer "served"),
-    in the category when one is chosen: rows of the flattened table, no join.
+def _totals(user: Any, f: Filters) -> QuerySet[ReceiptTotal]:
+    """What the manifests received in the period count per category (a rejected container goes back
+    to its producer, 办法 Art. 18: it was neither collected nor transferred, and does not make its
+    producer "served"), in the category when one is chosen: rows of one table, no join.
 
     The division prefix is the bureau's visibility rule for manifests (ManifestQuerySet.division_path),
     narrowed by the division filter, which ``statistics_filters`` has checked to lie inside it; ``user``
     is kept in the signature so every selector reads the same way."""
-    qs = ReceiptLine.objects.filter(
+    qs = ReceiptTotal.objects.filter(
         received_on__gte=f.date_from, received_on__lte=f.date_to, division__code__startswith=f.prefix
     )
     if f.collector_id:
@@ -329,9 +330,9 @@ class Tonnage:
 
 def tonnage(user: Any, f: Filters) -> Tonnage:
     """Collected and transferred weight by category, by district (and district × category) and by
-    month: one GROUP BY over the period's received lines."""
+    month: one GROUP BY over the period's receipt totals."""
     rows = (
-        _lines(user, f)
+        _totals(user, f)
         .values("category", "kind", "month", district=F("division_id"))
         .annotate(kg=Sum("kg"))
         .order_by()
@@ -413,7 +414,7 @@ def coverage(user: Any, f: Filters) -> Coverage:
     the period, against the producers whose plan in force lists the category (办法 Art. 14; HJ 1259
     Table A.3). Three GROUP BY queries; the gap test is a NOT EXISTS in the WHERE clause, which the
     database runs as one anti-join rather than a probe per planned row."""
-    collection = _lines(user, f).filter(kind=ManifestKind.COLLECTION)
+    collection = _totals(user, f).filter(kind=ManifestKind.COLLECTION)
     served = (
         collection.values("category", district=F("division_id"))
         .annotate(kg=Sum("kg"), producers=Count("producer_id", distinct=True))
@@ -502,7 +503,7 @@ def enterprises(user: Any, f: Filters) -> Enterprises:
     )
     if f.collector_id:
         contracts = contracts.filter(collector_id=f.collector_id)
-    served = _lines(user, f).filter(kind=ManifestKind.COLLECTION, producer_id=OuterRef("pk"))
+    served = _totals(user, f).filter(kind=ManifestKind.COLLECTION, producer_id=OuterRef("pk"))
     producers = Organization.objects.visible_to(user).filter(
         kind=OrganizationKind.PRODUCER, division__code__startswith=f.prefix
     )
@@ -755,10 +756,10 @@ def trend(user: Any, f: Filters) -> list[TrendPoint]:
         return points[index]
 
     month_index = _month_index(f)
-    # One pass over the period's received lines: weights by kind, and the collection manifests (with
+    # One pass over the period's receipt totals: weights by kind, and the collection manifests (with
     # a line that counts) and their producers.
     rows = (
-        _lines(user, f)
+        _totals(user, f)
         .values("kind", "month")
         .annotate(
             kg=Sum("kg"),

@@ -1,4 +1,4 @@
-"""The statistics' received lines (ADR 15): ``--check`` compares the table with the manifest lines and
+"""The statistics' receipt totals (ADR 15): ``--check`` compares the table with the manifest lines and
 exits 1 on any difference; ``--rebuild`` rewrites it from them."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from greenisle.manifests.receipt_lines import receipt_lines_differences, receipt_lines_rebuild
+from greenisle.manifests.receipt_totals import receipt_totals_differences, receipt_totals_rebuild
 
 
 class Command(BaseCommand):
-    help = "Check or rebuild the received lines the statistics count (manifests.ReceiptLine)."
+    help = "Check or rebuild the receipt totals the statistics count (manifests.ReceiptTotal)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         group = parser.add_mutually_exclusive_group(required=True)
@@ -20,11 +20,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["rebuild"]:
-            self.stdout.write(f"received lines rewritten: {receipt_lines_rebuild()}")
+            self.stdout.write(f"receipt totals rewritten: {receipt_totals_rebuild()}")
             return
-        differences = receipt_lines_differences()
+        differences = receipt_totals_differences()
         if differences:
             for line in differences:
                 self.stderr.write(line)
-            raise CommandError("the received lines differ from the manifests: run receipt_lines --rebuild")
-        self.stdout.write("received lines match the manifests")
+            raise CommandError("the receipt totals differ from the manifests: run receipt_totals --rebuild")
+        self.stdout.write("receipt totals match the manifests")

@@ -1,6 +1,7 @@
-"""The received lines the statistics count (manifests.ReceiptLine, ADR 15): written in the transaction
-of the receipt, of a correction after it and of a paper manifest; rejected containers left out; the
-Beijing-time day and month; ``receipt_lines --check`` finds a table that drifted, ``--rebuild`` mends it."""
+"""What each received manifest counts per category for the statistics (manifests.ReceiptTotal, ADR 15):
+written in the transaction of the receipt, of a correction after it and of a paper manifest; rejected
+containers left out; the Beijing-time day and month; ``receipt_totals --check`` finds a table that
+drifted, ``--rebuild`` mends it."""
 
 from __future__ import annotations
 
@@ -13,18 +14,18 @@ from django.utils import timezone
 
 from greenisle.manifests.choices import ManifestKind
 from greenisle.manifests.corrections import correction_decide, correction_open
-from greenisle.manifests.models import Manifest, ReceiptLine
+from greenisle.manifests.models import Manifest, ReceiptTotal
 from greenisle.manifests.paper import manifest_paper_enter
 from greenisle.manifests.receipt import manifest_receive
-from greenisle.manifests.receipt_lines import collector_of, counted_kg, month_key
+from greenisle.manifests.receipt_totals import CountedLine, collector_of, counted_kg, month_key, per_category
 
 UTC = dt.UTC
 
 
-def _rows(manifest):
+def _totals(manifest):
     return {
-        row.line.container_code: (row.kg, row.category, row.division_id, row.collector_id)
-        for row in ReceiptLine.objects.filter(manifest=manifest).select_related("line")
+        row.category: (row.kg, row.lines, row.division_id, row.collector_id)
+        for row in ReceiptTotal.objects.filter(manifest=manifest)
     }
 
 
@@ -38,8 +39,22 @@ def test_the_counted_weight_is_accepted_else_received_else_declared():
     assert collector_of(ManifestKind.ONWARD, "collector", "facility") == "collector"
 
 
-def test_nothing_is_counted_before_receipt_and_the_receipt_writes_its_lines(world, delivered_manifest):
-    assert not ReceiptLine.objects.filter(manifest=delivered_manifest).exists()
+def test_lines_add_up_per_manifest_and_category():
+    lines = [
+        CountedLine("m1", "HW08", Decimal("10"), Decimal("9.5"), Decimal("9.5")),
+        CountedLine("m1", "HW49", Decimal("3"), None, None),
+        CountedLine("m1", "HW08", Decimal("4"), Decimal("4.2"), None),
+        CountedLine("m2", "HW08", Decimal("1"), Decimal("1"), Decimal("0.5")),
+    ]
+    assert per_category(lines) == {
+        ("m1", "HW08"): (Decimal("13.7"), 2),
+        ("m1", "HW49"): (Decimal("3"), 1),
+        ("m2", "HW08"): (Decimal("0.5"), 1),
+    }
+
+
+def test_nothing_is_counted_before_receipt_and_the_receipt_writes_its_totals(world, delivered_manifest):
+    assert not ReceiptTotal.objects.filter(manifest=delivered_manifest).exists()
     oil, rags = delivered_manifest.lines.order_by("id")
 
     manifest_receive(
@@ -56,34 +71,37 @@ def test_nothing_is_counted_before_receipt_and_the_receipt_writes_its_lines(worl
         },
     )
 
-    # The rejected container goes back to its producer (办法 Art. 18): not counted.
-    assert _rows(delivered_manifest) == {
-        "RQ-0001": (Decimal("30.00"), "HW08", world.site.division_id, world.collector.pk)
+    # The rejected container (HW49) goes back to its producer (办法 Art. 18): not counted.
+    assert _totals(delivered_manifest) == {
+        "HW08": (Decimal("30.00"), 1, world.site.division_id, world.collector.pk)
     }
-    row = ReceiptLine.objects.get(manifest=delivered_manifest)
+    row = ReceiptTotal.objects.get(manifest=delivered_manifest)
     manifest = Manifest.objects.get(pk=delivered_manifest.pk)
     assert row.received_at == manifest.received_at
     assert row.received_on == timezone.localtime(manifest.received_at).date()
     assert (row.producer_id, row.site_id, row.kind) == (world.producer.pk, world.site.pk, "collection")
-    call_command("receipt_lines", "--check")
+    call_command("receipt_totals", "--check")
 
 
-def test_a_correction_after_receipt_rewrites_the_counted_lines(world, delivered_manifest):
+def test_a_correction_after_receipt_rewrites_the_totals(world, delivered_manifest):
     lines = {line.pk: str(line.weight_kg) for line in delivered_manifest.lines.all()}
     manifest_receive(actor=world.receiver, manifest_id=delivered_manifest.pk, lines=lines)
-    oil = delivered_manifest.lines.get(container_code="RQ-0002")
+    assert set(_totals(delivered_manifest)) == {"HW08", "HW49"}
+    rags = delivered_manifest.lines.get(container_code="RQ-0002")
     correction = correction_open(
         actor=world.receiver,
         manifest_id=delivered_manifest.pk,
         reason="代码填错 / wrong code",
-        changes={"lines": {str(oil.pk): {"waste_code": "900-249-08"}}},
+        changes={"lines": {str(rags.pk): {"waste_code": "900-249-08"}}},
     )
-    assert _rows(delivered_manifest)["RQ-0002"][1] == "HW49"
 
     correction_decide(actor=world.alice, correction_id=correction.pk, target="applied")
 
-    assert _rows(delivered_manifest)["RQ-0002"][1] == "HW08"
-    call_command("receipt_lines", "--check")
+    # Both containers are HW08 now: 35.5 + 12 kg.
+    assert _totals(delivered_manifest) == {
+        "HW08": (Decimal("47.50"), 2, world.site.division_id, world.collector.pk)
+    }
+    call_command("receipt_totals", "--check")
 
 
 def test_a_paper_manifest_counts_on_its_beijing_day(world):
@@ -109,20 +127,25 @@ def test_a_paper_manifest_counts_on_its_beijing_day(world):
         ],
     )
 
-    row = ReceiptLine.objects.get(manifest=manifest)
-    assert (row.received_on, row.month, row.kg) == (dt.date(2026, 2, 1), 202602, Decimal("19.60"))
+    row = ReceiptTotal.objects.get(manifest=manifest)
+    assert (row.received_on, row.month, row.kg, row.category) == (
+        dt.date(2026, 2, 1),
+        202602,
+        Decimal("19.60"),
+        "HW08",
+    )
 
 
 def test_the_check_finds_a_drifted_table_and_the_rebuild_mends_it(world, delivered_manifest):
     lines = {line.pk: str(line.weight_kg) for line in delivered_manifest.lines.all()}
     manifest_receive(actor=world.receiver, manifest_id=delivered_manifest.pk, lines=lines)
-    expected = _rows(delivered_manifest)
-    ReceiptLine.objects.filter(line__container_code="RQ-0001").update(kg=Decimal("1.00"))
-    ReceiptLine.objects.filter(line__container_code="RQ-0002").delete()
+    expected = _totals(delivered_manifest)
+    ReceiptTotal.objects.filter(category="HW08").update(kg=Decimal("1.00"))
+    ReceiptTotal.objects.filter(category="HW49").delete()
 
     with pytest.raises(CommandError, match="differ"):
-        call_command("receipt_lines", "--check")
+        call_command("receipt_totals", "--check")
 
-    call_command("receipt_lines", "--rebuild")
-    assert _rows(delivered_manifest) == expected
-    call_command("receipt_lines", "--check")
+    call_command("receipt_totals", "--rebuild")
+    assert _totals(delivered_manifest) == expected
+    call_command("receipt_totals", "--check")
