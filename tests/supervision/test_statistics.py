@@ -328,6 +328,15 @@ def test_monthly_trend(sw, regulator_city):
     assert points["2025-02"].on_time_pct is None
 
 
+@pytest.mark.parametrize("given", [{}, {"division": "320602"}, {"category": "HW08"}])
+def test_the_trend_on_the_page_reuses_the_monthly_weights_and_agrees(sw, regulator_city, given):
+    f = filters(regulator_city, **given)
+    report = statistics.statistics_report(regulator_city, f)
+    alone = statistics.trend(regulator_city, f)
+    assert report.trend == alone
+    assert any(p.collected_kg for p in alone)
+
+
 # --- who may ask, and with which filters ------------------------------------------------------------
 
 

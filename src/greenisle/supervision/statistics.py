@@ -747,32 +747,38 @@ class TrendPoint(Amount):
         return core.rate_pct(self.on_time, self.on_time + self.late + self.open_overdue)
 
 
-def trend(user: Any, f: Filters) -> list[TrendPoint]:
+def trend(user: Any, f: Filters, months: list[MonthAmount] | None = None) -> list[TrendPoint]:
     """Month by month: tonnes collected and transferred, collection manifests received and producers
-    served (by month of receipt), and the receipt deadline met or missed (by month of delivery)."""
+    served (by month of receipt), and the receipt deadline met or missed (by month of delivery).
+    ``months``: the weights by month of ``tonnage(user, f)`` when the caller has them already (the
+    page and the workbook), sparing their query."""
     points = [TrendPoint(month=key) for key in _month_keys(f)]
 
     def point(index: int) -> TrendPoint:
         return points[index]
 
     month_index = _month_index(f)
-    # One pass over the period's receipt totals: weights by kind, and the collection manifests (with
-    # a line that counts) and their producers.
-    rows = (
+    if months is None:
+        weights = _totals(user, f).values("kind", "month").annotate(kg=Sum("kg")).order_by()
+        for r in weights:
+            point(month_index[r["month"]]).add(r["kind"], core.kg(r["kg"]))
+    else:
+        for p, amount in zip(points, months, strict=True):
+            p.collected_kg, p.transferred_kg = amount.collected_kg, amount.transferred_kg
+    # The collection manifests with something counted, and their producers: distinct counts over the
+    # collection rows alone.
+    served = (
         _totals(user, f)
-        .values("kind", "month")
+        .filter(kind=ManifestKind.COLLECTION)
+        .values("month")
         .annotate(
-            kg=Sum("kg"),
-            manifests=Count("manifest_id", distinct=True),
-            producers=Count("producer_id", distinct=True),
+            manifests=Count("manifest_id", distinct=True), producers=Count("producer_id", distinct=True)
         )
         .order_by()
     )
-    for r in rows:
+    for r in served:
         p = point(month_index[r["month"]])
-        p.add(r["kind"], core.kg(r["kg"]))
-        if r["kind"] == ManifestKind.COLLECTION:
-            p.collection_manifests, p.producers_served = r["manifests"], r["producers"]
+        p.collection_manifests, p.producers_served = r["manifests"], r["producers"]
     delivered = _delivered(user, f).annotate(month=_month_of("delivered_at", f))
     for r in _deadline_counts(delivered, timezone.localdate(), "month"):
         p = point(r["month"])
@@ -844,12 +850,13 @@ class Report:
 
 
 def statistics_report(user: Any, f: Filters) -> Report:
+    weights = tonnage(user, f)
     return Report(
         filters=f,
-        tonnage=tonnage(user, f),
+        tonnage=weights,
         coverage=coverage(user, f),
         enterprises=enterprises(user, f),
         manifests=manifest_stats(user, f),
         bins=bin_stats(user, f),
-        trend=trend(user, f),
+        trend=trend(user, f, weights.months),
     )
