@@ -329,12 +329,15 @@ def test_monthly_trend(sw, regulator_city):
 
 
 @pytest.mark.parametrize("given", [{}, {"division": "320602"}, {"category": "HW08"}])
-def test_the_trend_on_the_page_reuses_the_monthly_weights_and_agrees(sw, regulator_city, given):
+def test_the_page_shares_weights_and_deadlines_between_tables_and_agrees_with_each_alone(
+    sw, regulator_city, given
+):
     f = filters(regulator_city, **given)
     report = statistics.statistics_report(regulator_city, f)
     alone = statistics.trend(regulator_city, f)
     assert report.trend == alone
-    assert any(p.collected_kg for p in alone)
+    assert report.manifests == statistics.manifest_stats(regulator_city, f)
+    assert any(p.collected_kg for p in alone) and any(p.on_time for p in alone)
 
 
 # --- who may ask, and with which filters ------------------------------------------------------------

@@ -606,9 +606,30 @@ def _delivered(user: Any, f: Filters) -> QuerySet[Manifest]:
     return qs
 
 
-def manifest_stats(user: Any, f: Filters) -> ManifestStats:
+DEADLINE_COUNTS = ("on_time", "late", "open_overdue", "open_pending")
+
+
+def deadline_rows(user: Any, f: Filters) -> list[dict[str, Any]]:
+    """The manifests delivered in the period by how their receipt met 办法 Art. 18, per district and
+    month of delivery (index in ``_month_keys(f)``): what ``manifest_stats`` sums per district and
+    ``trend`` per month. One query."""
+    delivered = _delivered(user, f).annotate(month=_month_of("delivered_at", f))
+    return list(_deadline_counts(delivered, timezone.localdate(), "producer_site__division_id", "month"))
+
+
+def _summed(rows: list[dict[str, Any]], key: str) -> dict[Any, dict[str, int]]:
+    out: dict[Any, dict[str, int]] = {}
+    for r in rows:
+        sums = out.setdefault(r[key], dict.fromkeys(DEADLINE_COUNTS, 0))
+        for name in DEADLINE_COUNTS:
+            sums[name] += r[name]
+    return out
+
+
+def manifest_stats(user: Any, f: Filters, deadlines: list[dict[str, Any]] | None = None) -> ManifestStats:
     """Manifests made in the period by current state (collection and onward), and those delivered in
-    the period by receipt deadline (办法 Art. 18: 5 working days from delivery) per district."""
+    the period by receipt deadline (办法 Art. 18: 5 working days from delivery) per district.
+    ``deadlines``: ``deadline_rows(user, f)`` when the caller has them already."""
     made = _manifests(user, f).filter(created_at__gte=f.start, created_at__lt=f.end)
     if f.category:
         made = made.filter(_has_category(f))
@@ -625,11 +646,7 @@ def manifest_stats(user: Any, f: Filters) -> ManifestStats:
         )
         for value, label in ManifestStatus.choices
     ]
-    today = timezone.localdate()
-    rows = {
-        r["producer_site__division_id"]: r
-        for r in _deadline_counts(_delivered(user, f), today, "producer_site__division_id")
-    }
+    rows = _summed(deadline_rows(user, f) if deadlines is None else deadlines, "producer_site__division_id")
     total = Compliance(code=f.division or f.scope_code, name="")
     compliance = []
     for place in _districts(f, set(rows)):
@@ -747,11 +764,17 @@ class TrendPoint(Amount):
         return core.rate_pct(self.on_time, self.on_time + self.late + self.open_overdue)
 
 
-def trend(user: Any, f: Filters, months: list[MonthAmount] | None = None) -> list[TrendPoint]:
+def trend(
+    user: Any,
+    f: Filters,
+    months: list[MonthAmount] | None = None,
+    deadlines: list[dict[str, Any]] | None = None,
+) -> list[TrendPoint]:
     """Month by month: tonnes collected and transferred, collection manifests received and producers
     served (by month of receipt), and the receipt deadline met or missed (by month of delivery).
-    ``months``: the weights by month of ``tonnage(user, f)`` when the caller has them already (the
-    page and the workbook), sparing their query."""
+    ``months`` (the weights by month of ``tonnage(user, f)``) and ``deadlines``
+    (``deadline_rows(user, f)``): what the caller has already (the page and the workbook), sparing
+    their queries."""
     points = [TrendPoint(month=key) for key in _month_keys(f)]
 
     def point(index: int) -> TrendPoint:
@@ -779,9 +802,9 @@ def trend(user: Any, f: Filters, months: list[MonthAmount] | None = None) -> lis
     for r in served:
         p = point(month_index[r["month"]])
         p.collection_manifests, p.producers_served = r["manifests"], r["producers"]
-    delivered = _delivered(user, f).annotate(month=_month_of("delivered_at", f))
-    for r in _deadline_counts(delivered, timezone.localdate(), "month"):
-        p = point(r["month"])
+    by_month = _summed(deadline_rows(user, f) if deadlines is None else deadlines, "month")
+    for index, r in by_month.items():
+        p = point(index)
         p.on_time, p.late, p.open_overdue = r["on_time"], r["late"], r["open_overdue"]
     return points
 
@@ -851,12 +874,13 @@ class Report:
 
 def statistics_report(user: Any, f: Filters) -> Report:
     weights = tonnage(user, f)
+    deadlines = deadline_rows(user, f)
     return Report(
         filters=f,
         tonnage=weights,
         coverage=coverage(user, f),
         enterprises=enterprises(user, f),
-        manifests=manifest_stats(user, f),
+        manifests=manifest_stats(user, f, deadlines),
         bins=bin_stats(user, f),
-        trend=trend(user, f, weights.months),
+        trend=trend(user, f, weights.months, deadlines),
     )
