@@ -12,7 +12,7 @@ from django.utils import timezone
 from factories import ProducerFactory, division
 
 from assessment.conftest import YEAR
-from greenisle.assessment import selectors, services
+from greenisle.assessment import benchmarks, selectors
 from greenisle.assessment.models import Assessment, BenchmarkList
 from greenisle.audit.models import Event
 from greenisle.core.errors import PermissionDenied, ServiceError
@@ -67,11 +67,11 @@ def test_a_district_bureau_ranks_only_its_own_division(field: Any, regulator: An
 def test_only_the_city_bureau_publishes(field: Any, regulator: Any, alice: Any) -> None:
     for actor in (regulator, alice):
         with pytest.raises(PermissionDenied):
-            services.benchmark_publish(actor=actor, year=YEAR)
+            benchmarks.benchmark_publish(actor=actor, year=YEAR)
 
 
 def test_publishing_freezes_the_list_and_records_it(field: Any, regulator_city: Any) -> None:
-    published = services.benchmark_publish(actor=regulator_city, year=YEAR, per_industry=1, note="推广学习")
+    published = benchmarks.benchmark_publish(actor=regulator_city, year=YEAR, per_industry=1, note="推广学习")
     assert [e["organization"] for e in published.entries] == ["宏达汽修", "瑞通家具", "通州机械"]
     assert Event.objects.filter(
         action="assessment.benchmarks.published", object_id=str(published.pk)
@@ -84,14 +84,14 @@ def test_publishing_freezes_the_list_and_records_it(field: Any, regulator_city: 
 
 def test_nothing_to_publish_names_the_year(regulator_city: Any) -> None:
     with pytest.raises(ServiceError) as exc:
-        services.benchmark_publish(actor=regulator_city, year=YEAR)
+        benchmarks.benchmark_publish(actor=regulator_city, year=YEAR)
     assert exc.value.field == "year"
 
 
 def test_the_published_list_page_is_open_to_every_logged_in_person(
     field: Any, regulator_city: Any, bob: Any
 ) -> None:
-    services.benchmark_publish(actor=regulator_city, year=YEAR, per_industry=3)
+    benchmarks.benchmark_publish(actor=regulator_city, year=YEAR, per_industry=3)
     client = Client()
     client.force_login(bob)
     page = client.get("/assessment/benchmarks/").content.decode()

@@ -10,7 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from assessment.conftest import TODAY, YEAR
-from greenisle.assessment import services
+from greenisle.assessment import attachments, services
 from greenisle.assessment.models import Assessment
 from greenisle.assessment.transitions import ASSESSMENT_TRANSITIONS
 from greenisle.audit.models import Event
@@ -133,7 +133,7 @@ def test_an_item_the_platform_cannot_know_needs_a_file_or_a_note(started: Assess
     with pytest.raises(ServiceError) as exc:
         services.assessment_submit(actor=alice, assessment_id=started.pk)
     assert exc.value.field == "items.emergency.note"
-    services.attachment_add(actor=alice, assessment_id=started.pk, upload=photo(), item_code="emergency")
+    attachments.attachment_add(actor=alice, assessment_id=started.pk, upload=photo(), item_code="emergency")
     submitted = services.assessment_submit(actor=alice, assessment_id=started.pk)
     assert submitted.status == "self_submitted"
     assert (submitted.result, submitted.result_stage, submitted.score_pct) == ("pass", "self", 100)

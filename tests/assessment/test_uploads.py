@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from assessment.conftest import TODAY, YEAR
-from greenisle.assessment import services
+from greenisle.assessment import attachments, services
 from greenisle.assessment.models import Attachment
 from greenisle.audit.models import Event
 from greenisle.core.errors import Conflict, PermissionDenied, ServiceError
@@ -28,7 +28,7 @@ def started(producer: Any, records: Any, alice: Any) -> Any:
 
 def add(actor: Any, assessment: Any, name: str, content: bytes, **kwargs: Any) -> Attachment:
     upload = SimpleUploadedFile(name, content)
-    return services.attachment_add(actor=actor, assessment_id=assessment.pk, upload=upload, **kwargs)
+    return attachments.attachment_add(actor=actor, assessment_id=assessment.pk, upload=upload, **kwargs)
 
 
 def test_a_pdf_is_stored_with_its_hash_and_an_audit_event(started: Any, alice: Any) -> None:
@@ -64,7 +64,7 @@ def test_anything_but_a_photo_or_pdf_is_refused_naming_the_file_field(
 
 
 def test_over_10_mb_is_refused_and_exactly_10_mb_is_accepted(started: Any, alice: Any) -> None:
-    limit = services.MAX_UPLOAD_BYTES
+    limit = attachments.MAX_UPLOAD_BYTES
     with pytest.raises(ServiceError) as exc:
         add(alice, started, "big.png", PNG + b"\x00" * (limit - len(PNG) + 1))
     assert exc.value.field == "file" and "10 MB" in exc.value.message

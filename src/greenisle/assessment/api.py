@@ -14,7 +14,7 @@ from ninja.pagination import paginate
 from greenisle.api.auth import person_auth
 from greenisle.api.pagination import Pagination
 from greenisle.api.schemas import ErrorOut
-from greenisle.assessment import checklists, selectors, services
+from greenisle.assessment import access, attachments, benchmarks, checklists, selectors, services
 from greenisle.assessment.choices import AssessmentResult, AssessmentStatus
 from greenisle.assessment.models import Assessment
 from greenisle.audit.api import EventOut
@@ -256,7 +256,7 @@ def refresh(request: HttpRequest, assessment_id: uuid.UUID) -> Any:
 
 class ScoreIn(Schema):
     score: int | None = Field(None, ge=0, le=2)
-    note: str | None = Field(None, max_length=services.NOTE_LIMIT)
+    note: str | None = Field(None, max_length=access.NOTE_LIMIT)
 
 
 class ScoresIn(Schema):
@@ -267,7 +267,7 @@ class ScoresIn(Schema):
 
 class ReviewIn(ScoresIn):
     items: dict[str, ScoreIn] = Field(default_factory=dict)
-    note: str = Field("", max_length=services.NOTE_LIMIT)
+    note: str = Field("", max_length=access.NOTE_LIMIT)
 
 
 def _scores(items: dict[str, ScoreIn]) -> dict[str, dict[str, Any]]:
@@ -336,7 +336,7 @@ def finalise(request: HttpRequest, assessment_id: uuid.UUID) -> Any:
 
 
 class ReturnIn(Schema):
-    reason: str = Field(max_length=services.NOTE_LIMIT)
+    reason: str = Field(max_length=access.NOTE_LIMIT)
 
 
 @router.post(
@@ -363,7 +363,7 @@ def upload(
     note: Form[str] = "",
 ) -> Any:
     _visible(request, assessment_id)
-    attachment = services.attachment_add(
+    attachment = attachments.attachment_add(
         actor=request.user, assessment_id=assessment_id, upload=file, item_code=item_code, note=note
     )
     return 201, attachment
@@ -389,7 +389,7 @@ class IndustryOut(Schema):
 
 class RankingFilters(Schema):
     year: int = Field(ge=2000, le=2100)
-    per_industry: int = Field(3, ge=1, le=services.BENCHMARK_MAX_PER_INDUSTRY)
+    per_industry: int = Field(3, ge=1, le=benchmarks.BENCHMARK_MAX_PER_INDUSTRY)
 
 
 @router.get(
@@ -427,8 +427,8 @@ def benchmark_lists(request: HttpRequest, year: int | None = None) -> Any:
 
 class PublishIn(Schema):
     year: int = Field(ge=2000, le=2100)
-    per_industry: int = Field(3, ge=1, le=services.BENCHMARK_MAX_PER_INDUSTRY)
-    note: str = Field("", max_length=services.NOTE_LIMIT)
+    per_industry: int = Field(3, ge=1, le=benchmarks.BENCHMARK_MAX_PER_INDUSTRY)
+    note: str = Field("", max_length=access.NOTE_LIMIT)
 
 
 @router.post(
@@ -437,7 +437,7 @@ class PublishIn(Schema):
     summary="The city bureau publishes the benchmark enterprises of a year",
 )
 def publish(request: HttpRequest, payload: PublishIn) -> Any:
-    published = services.benchmark_publish(
+    published = benchmarks.benchmark_publish(
         actor=request.user, year=payload.year, per_industry=payload.per_industry, note=payload.note
     )
     return 201, published

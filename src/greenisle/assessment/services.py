@@ -1,6 +1,7 @@
 """Assessments: start one (with the platform's evidence), self-assess and submit it (the enterprise, or
 its collector for a small producer), review it (the district bureau), spot-check it (the city bureau),
-make it final or return it; upload evidence; publish the benchmark enterprises.
+make it final or return it. Evidence files are in ``attachments``, benchmark enterprises in
+``benchmarks``, who may act and the checks every step shares in ``access``.
 
 Each step locks the assessment, checks who acts (403) and from which state (409), validates its input
 (400, naming the field: ``items.<code>.score`` / ``items.<code>.note``), writes the change and its
@@ -10,156 +11,36 @@ audit event in one transaction, and tells whoever acts next.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from greenisle.accounts.permissions import acting_for, membership_of
+from greenisle.accounts.permissions import membership_of
 from greenisle.assessment import checklists
-from greenisle.assessment.choices import EDITABLE, AssessmentStatus, Stage
+from greenisle.assessment.access import (
+    KIND_OF_ORGANIZATION,
+    REGULATOR_ROLES,
+    assessment_locked,
+    city_bureau,
+    covers,
+    district_bureau,
+    note_text,
+    regulator_role,
+    require_city,
+    require_district,
+    require_editable,
+    require_state,
+    self_role,
+)
+from greenisle.assessment.choices import AssessmentStatus, Stage
 from greenisle.assessment.evidence import evidence_gather
-from greenisle.assessment.models import Assessment, AssessmentItem, Attachment, BenchmarkList
+from greenisle.assessment.models import Assessment, AssessmentItem, Attachment
 from greenisle.assessment.transitions import ASSESSMENT_TRANSITIONS
 from greenisle.audit.services import event_record, transition_apply
 from greenisle.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
 from greenisle.notifications.services import notify
-from greenisle.organizations.identifiers import division_prefix
-
-# Who of the enterprise assesses it, and of its collector for a small producer.
-OWN_ROLES = {"admin", "clerk"}
-COLLECTOR_ROLES = {"admin", "clerk", "dispatcher"}
-REGULATOR_ROLES = {"admin", "inspector"}
-NOTE_LIMIT = 500
-KIND_OF_ORGANIZATION = {"producer": checklists.PRODUCER, "collector": checklists.COLLECTOR}
-
-# Evidence files: photos and PDFs up to 10 MB, recognised by their first bytes, not their name.
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-FILE_TYPES: dict[str, tuple[tuple[bytes, ...], tuple[str, ...]]] = {
-    "application/pdf": ((b"%PDF-",), (".pdf",)),
-    "image/jpeg": ((b"\xff\xd8\xff",), (".jpg", ".jpeg")),
-    "image/png": ((b"\x89PNG\r\n\x1a\n",), (".png",)),
-    "image/webp": ((b"RIFF",), (".webp",)),
-}
-BENCHMARK_MAX_PER_INDUSTRY = 10
-
-
-# --- who acts -------------------------------------------------------------------------------------
-
-
-def _is_city_level(code: str) -> bool:
-    return code.endswith("00")
-
-
-def _covers(regulator: Any, division_code: str) -> bool:
-    return division_code.startswith(division_prefix(regulator.division_id))
-
-
-def _district_bureau_exists(division_code: str) -> bool:
-    from greenisle.organizations.models import Organization
-
-    return Organization.objects.filter(kind="regulator", division_id=division_code).exists()
-
-
-def regulator_role(membership: Any, assessment: Assessment) -> str:
-    """'district' or 'city' for an inspector or admin of a bureau covering the assessment's division. A
-    city bureau reviews as the district where no district bureau is registered."""
-    org = membership.organization
-    if org.kind != "regulator" or membership.role not in REGULATOR_ROLES:
-        raise PermissionDenied("只有生态环境部门可以复核评估 / only the bureau reviews assessments")
-    if not _covers(org, assessment.division_code):
-        raise PermissionDenied("该单位不在您的辖区 / the organisation is outside your division")
-    return "city" if _is_city_level(org.division_id) else "district"
-
-
-def _require_district(membership: Any, assessment: Assessment) -> None:
-    role = regulator_role(membership, assessment)
-    if role == "city" and _district_bureau_exists(assessment.division_code):
-        raise PermissionDenied("复核由区县生态环境局进行 / the district bureau reviews; the city spot-checks")
-
-
-def _require_city(membership: Any, assessment: Assessment) -> None:
-    if regulator_role(membership, assessment) != "city":
-        raise PermissionDenied("抽查由市生态环境局进行 / the city bureau spot-checks")
-
-
-def self_role(membership: Any, organization_id: Any) -> str:
-    """'enterprise' for the organisation's admin or clerk, 'collector' for its collector's staff."""
-    acting = acting_for(
-        membership, organization_id, own_roles=OWN_ROLES, collector_roles=COLLECTOR_ROLES, what="自评"
-    )
-    return "collector" if acting == "collector" else "enterprise"
-
-
-def _locked(assessment_id: Any) -> Assessment:
-    assessment = (
-        Assessment.objects.select_for_update(of=("self",))
-        .select_related("organization")
-        .filter(pk=assessment_id)
-        .first()
-    )
-    if assessment is None:
-        raise NotFound("评估不存在 / no such assessment", field="assessment_id")
-    return assessment
-
-
-def _require_state(assessment: Assessment, target: str, what: tuple[str, str]) -> None:
-    if ASSESSMENT_TRANSITIONS.row(assessment.status, target) is None:
-        zh, en = what
-        raise Conflict(
-            f"评估当前状态为 {assessment.status}，不能{zh} / an assessment that is {assessment.status} cannot be {en}",
-            field="status",
-            code="transition_not_allowed",
-        )
-
-
-def _require_editable(assessment: Assessment) -> None:
-    if assessment.status not in EDITABLE:
-        raise Conflict(
-            f"评估已提交（{assessment.status}），不能修改自评 / the self-assessment is submitted ({assessment.status})",
-            field="status",
-            code="not_editable",
-        )
-
-
-def _text(
-    value: Any, field: str, *, limit: int = NOTE_LIMIT, required: bool = False, what: str = "说明"
-) -> str:
-    text = str(value if value is not None else "").strip()
-    if "\x00" in text:
-        raise ServiceError(f"{field}: 不允许包含NUL字符 / must not contain NUL characters", field=field)
-    if required and not text:
-        raise ServiceError(f"须填写{what} / {field} is required", field=field)
-    if len(text) > limit:
-        raise ServiceError(f"{what}不超过{limit}字 / {field}: at most {limit} characters", field=field)
-    return text
-
-
-def _district_bureau(division_code: str) -> Any:
-    from greenisle.organizations.models import Organization
-
-    codes = [division_code, f"{division_code[:4]}00"]
-    for code in codes:
-        org = Organization.objects.filter(kind="regulator", division_id=code).order_by("created_at").first()
-        if org is not None:
-            return org
-    return None
-
-
-def _city_bureau(division_code: str) -> Any:
-    from greenisle.organizations.models import Organization
-
-    return (
-        Organization.objects.filter(kind="regulator", division_id=f"{division_code[:4]}00")
-        .order_by("created_at")
-        .first()
-    )
-
-
-# --- starting ---------------------------------------------------------------------------------------
 
 
 def _write_evidence(assessment: Assessment, today: dt.date | None = None) -> dict[str, Any]:
@@ -204,7 +85,7 @@ def assessment_start(
             "只评估产废单位和收集单位 / only producers and collectors are assessed", field="organization_id"
         )
     if membership.organization.kind == "regulator":
-        if membership.role not in REGULATOR_ROLES or not _covers(
+        if membership.role not in REGULATOR_ROLES or not covers(
             membership.organization, organization.division_id
         ):
             raise PermissionDenied("该单位不在您的辖区 / the organisation is outside your division")
@@ -262,10 +143,10 @@ def assessment_start(
 @transaction.atomic
 def assessment_refresh(*, actor: Any, assessment_id: Any, today: dt.date | None = None) -> Assessment:
     """Gather the evidence again while the self-assessment is being worked on."""
-    assessment = _locked(assessment_id)
+    assessment = assessment_locked(assessment_id)
     membership = membership_of(actor)
     self_role(membership, assessment.organization_id)
-    _require_editable(assessment)
+    require_editable(assessment)
     suggested = _write_evidence(assessment, today)
     assessment.evidence_at = timezone.now()
     assessment.save(update_fields=["evidence_at", "updated_at"])
@@ -316,7 +197,7 @@ def _parse_scores(
                 raise ServiceError(
                     f"评分须为0、1或2，收到 {raw!r} / a score is 0, 1 or 2", field=f"items.{code}.score"
                 ) from None
-        text = _text(note, f"items.{code}.note", what="说明") if has_note else None
+        text = note_text(note, f"items.{code}.note", what="说明") if has_note else None
         parsed[code] = (score, text)
     return parsed
 
@@ -357,10 +238,10 @@ def _outcome_fields(
 def assessment_self_save(*, actor: Any, assessment_id: Any, scores: Mapping[str, Any]) -> Assessment:
     """Save self-assessment scores and notes (any subset; a blank score clears it). A score other than
     the platform's suggestion needs the reason in its note. Nothing is saved unless all is valid."""
-    assessment = _locked(assessment_id)
+    assessment = assessment_locked(assessment_id)
     membership = membership_of(actor)
     self_role(membership, assessment.organization_id)
-    _require_editable(assessment)
+    require_editable(assessment)
     parsed = _parse_scores(assessment, scores, allow_blank=True)
     items = _items(assessment)
     changed: dict[str, dict[str, Any]] = {}
@@ -406,10 +287,10 @@ def _has_self_evidence(assessment: Assessment) -> set[str]:
 def assessment_submit(*, actor: Any, assessment_id: Any) -> Assessment:
     """Submit the self-assessment to the district bureau: every item scored, and each item the platform
     could not suggest a score for, if scored above 0, backed by an uploaded file or a note."""
-    assessment = _locked(assessment_id)
+    assessment = assessment_locked(assessment_id)
     membership = membership_of(actor)
     role = self_role(membership, assessment.organization_id)
-    _require_state(assessment, AssessmentStatus.SELF_SUBMITTED, ("提交自评", "submitted"))
+    require_state(assessment, AssessmentStatus.SELF_SUBMITTED, ("提交自评", "submitted"))
     items = _items(assessment)
     with_files = _has_self_evidence(assessment)
     for code, item in items.items():
@@ -452,7 +333,7 @@ def assessment_submit(*, actor: Any, assessment_id: Any) -> Assessment:
         },
         extra_fields=extra,
     )
-    bureau = _district_bureau(assessment.division_code)
+    bureau = district_bureau(assessment.division_code)
     if bureau is not None:
         notify(
             organization=bureau,
@@ -512,14 +393,14 @@ def _bureau_stage(
     """A bureau's stage (district review or city spot check): its score per item (the previous stage's
     unless it changes it, with the reason), its note, the outcome, and the transition with its audit
     event. Returns the assessment and the acting membership."""
-    assessment = _locked(assessment_id)
+    assessment = assessment_locked(assessment_id)
     membership = membership_of(actor)
     if stage == Stage.DISTRICT:
-        _require_district(membership, assessment)
+        require_district(membership, assessment)
     else:
-        _require_city(membership, assessment)
-    _require_state(assessment, target, what)
-    note = _text(note, "note", what=note_what)
+        require_city(membership, assessment)
+    require_state(assessment, target, what)
+    note = note_text(note, "note", what=note_what)
     items = _items(assessment)
     changes = _review_scores(assessment, items, scores or {}, stage=stage, previous=previous)
     done = "district_reviewed" if stage == Stage.DISTRICT else "city_checked"
@@ -562,7 +443,7 @@ def assessment_review(
         what=("复核", "reviewed"),
         note_what="复核意见",
     )
-    city = _city_bureau(assessment.division_code)
+    city = city_bureau(assessment.division_code)
     if city is not None and city.pk != membership.organization.pk:
         notify(
             organization=city,
@@ -600,10 +481,10 @@ def assessment_check(
 def assessment_finalise(*, actor: Any, assessment_id: Any) -> Assessment:
     """Make the result final: after the city's spot check (the city bureau), or as the district reviewed
     it when the city does not check (either bureau)."""
-    assessment = _locked(assessment_id)
+    assessment = assessment_locked(assessment_id)
     membership = membership_of(actor)
     role = regulator_role(membership, assessment)
-    _require_state(assessment, AssessmentStatus.FINAL, ("确定结果", "made final"))
+    require_state(assessment, AssessmentStatus.FINAL, ("确定结果", "made final"))
     if assessment.status == AssessmentStatus.CITY_CHECKED and role != "city":
         raise PermissionDenied(
             "抽查后的结果由市生态环境局确定 / the city bureau makes a spot-checked result final"
@@ -641,16 +522,16 @@ def assessment_finalise(*, actor: Any, assessment_id: Any) -> Assessment:
 def assessment_return(*, actor: Any, assessment_id: Any, reason: str) -> Assessment:
     """Send the assessment back to the enterprise with the reason: the district bureau a submitted
     self-assessment, the city bureau a reviewed one. The enterprise corrects and submits it again."""
-    assessment = _locked(assessment_id)
+    assessment = assessment_locked(assessment_id)
     membership = membership_of(actor)
     if assessment.status == AssessmentStatus.DISTRICT_REVIEWED:
-        _require_city(membership, assessment)
+        require_city(membership, assessment)
         role = "city"
     else:
-        _require_district(membership, assessment)
+        require_district(membership, assessment)
         role = "district"
-    _require_state(assessment, AssessmentStatus.RETURNED, ("退回", "returned"))
-    reason = _text(reason, "reason", required=True, what="退回原因")
+    require_state(assessment, AssessmentStatus.RETURNED, ("退回", "returned"))
+    reason = note_text(reason, "reason", required=True, what="退回原因")
     now = timezone.now()
     assessment.return_reason = reason
     transition_apply(
@@ -676,193 +557,3 @@ def assessment_return(*, actor: Any, assessment_id: Any, reason: str) -> Assessm
         key=f"assessment.returned:{assessment.pk}:{now:%Y%m%d%H%M%S%f}",
     )
     return assessment
-
-
-# --- evidence files ---------------------------------------------------------------------------------
-
-
-def _upload_stage(membership: Any, assessment: Assessment) -> str:
-    """Who may add a file now: the enterprise (or its collector) while self-assessing, the district
-    bureau while reviewing, the city bureau while spot-checking."""
-    if membership.organization.kind == "regulator":
-        if assessment.status == AssessmentStatus.SELF_SUBMITTED:
-            _require_district(membership, assessment)
-            return Stage.DISTRICT
-        if assessment.status == AssessmentStatus.DISTRICT_REVIEWED:
-            _require_city(membership, assessment)
-            return Stage.CITY
-        regulator_role(membership, assessment)
-    else:
-        self_role(membership, assessment.organization_id)
-        if assessment.status in EDITABLE:
-            return Stage.SELF
-    raise Conflict(
-        f"评估当前状态为 {assessment.status}，不能上传 / no uploads while the assessment is {assessment.status}",
-        field="status",
-        code="not_editable",
-    )
-
-
-def _check_upload(upload: Any) -> tuple[str, bytes]:
-    """The file's type from its first bytes (and a matching name), within the size limit; else 400
-    naming ``file``."""
-    if upload is None:
-        raise ServiceError("请选择文件 / file is required", field="file")
-    size = int(getattr(upload, "size", 0) or 0)
-    if size <= 0:
-        raise ServiceError("文件为空 / file: the file is empty", field="file")
-    if size > MAX_UPLOAD_BYTES:
-        raise ServiceError(
-            f"文件 {size / 1048576:.1f} MB，超过10 MB上限 / file: {size / 1048576:.1f} MB is over the 10 MB limit",
-            field="file",
-            code="too_large",
-        )
-    upload.seek(0)
-    head = upload.read(16)
-    upload.seek(0)
-    suffix = Path(str(getattr(upload, "name", "") or "")).suffix.lower()
-    for content_type, (magics, suffixes) in FILE_TYPES.items():
-        if any(head.startswith(m) for m in magics) and (
-            content_type != "image/webp" or head[8:12] == b"WEBP"
-        ):
-            if suffix not in suffixes:
-                break
-            return content_type, head
-    raise ServiceError(
-        "只接受照片（JPG、PNG、WebP）或PDF文件 / file: only photos (JPG, PNG, WebP) or PDF documents",
-        field="file",
-        code="file_type",
-    )
-
-
-@transaction.atomic
-def attachment_add(
-    *, actor: Any, assessment_id: Any, upload: Any, item_code: str = "", note: str = ""
-) -> Attachment:
-    """Add a photo or PDF as evidence for an item (or the whole assessment)."""
-    assessment = _locked(assessment_id)
-    membership = membership_of(actor)
-    stage = _upload_stage(membership, assessment)
-    item_code = str(item_code or "").strip()
-    if item_code and item_code not in {i.code for i in checklists.checklist(assessment.kind)}:
-        raise ServiceError(f"没有评估项 {item_code} / no item {item_code}", field="item_code")
-    note = _text(note, "note", limit=300, what="说明")
-    content_type, _head = _check_upload(upload)
-    digest = hashlib.sha256()
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    upload.seek(0)
-    # The name as shown, without path parts or control characters (a NUL cannot be stored).
-    name = "".join(ch for ch in Path(str(upload.name)).name if ch.isprintable())[:200] or "upload"
-    attachment = Attachment(
-        assessment=assessment,
-        item_code=item_code,
-        stage=stage,
-        original_name=name,
-        content_type=content_type,
-        size=upload.size,
-        sha256=digest.hexdigest(),
-        note=note,
-        uploaded_by=actor,
-        uploaded_by_organization=membership.organization,
-    )
-    attachment.file.save(name, upload, save=False)
-    # The file is on disk before its row: if writing the row or its event fails, remove it again.
-    try:
-        attachment.save()
-        event_record(
-            action="assessment.attachment.added",
-            obj=assessment,
-            actor=actor,
-            organization=membership.organization,
-            subject_organization=assessment.organization,
-            division_code=assessment.division_code,
-            payload={
-                "attachment": str(attachment.pk),
-                "item": item_code,
-                "stage": stage,
-                "name": name,
-                "type": content_type,
-                "size": attachment.size,
-                "sha256": attachment.sha256,
-            },
-        )
-    except Exception:
-        attachment.file.delete(save=False)
-        raise
-    return attachment
-
-
-# --- benchmarks -------------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def benchmark_publish(*, actor: Any, year: int, per_industry: int = 3, note: str = "") -> BenchmarkList:
-    """The city bureau publishes its benchmark enterprises (标杆企业) of ``year``: the best final
-    assessments per industry that meet the standard (达标), as ranked by ``selectors.benchmark_ranking``,
-    frozen as published."""
-    from greenisle.assessment.selectors import benchmark_ranking
-
-    membership = membership_of(actor)
-    org = membership.organization
-    if (
-        org.kind != "regulator"
-        or membership.role not in REGULATOR_ROLES
-        or not _is_city_level(org.division_id)
-    ):
-        raise PermissionDenied(
-            "标杆企业名单由市生态环境局发布 / the city bureau publishes the benchmark list"
-        )
-    if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= timezone.localdate().year:
-        raise ServiceError("评估年度无效 / year is not a valid assessment year", field="year")
-    if (
-        isinstance(per_industry, bool)
-        or not isinstance(per_industry, int)
-        or not 1 <= per_industry <= BENCHMARK_MAX_PER_INDUSTRY
-    ):
-        raise ServiceError(
-            f"每个行业1至{BENCHMARK_MAX_PER_INDUSTRY}家 / per_industry: 1 to {BENCHMARK_MAX_PER_INDUSTRY}",
-            field="per_industry",
-        )
-    note = _text(note, "note", what="说明")
-    groups = benchmark_ranking(actor, year=year, per_industry=per_industry)
-    entries = [
-        {
-            "industry_key": group.key,
-            "industry": group.name,
-            "rank": rank,
-            "assessment_id": str(row.assessment_id),
-            "organization_id": str(row.organization_id),
-            "organization": row.organization_name,
-            "division_code": row.division_code,
-            "score_pct": str(row.score_pct),
-            "result": row.result,
-        }
-        for group in groups
-        for rank, row in enumerate(group.rows, start=1)
-    ]
-    if not entries:
-        raise ServiceError(
-            f"{year} 年度没有达标的最终评估，无法发布 / no final assessment of {year} meets the standard yet",
-            field="year",
-            code="empty",
-        )
-    published = BenchmarkList.objects.create(
-        year=year,
-        division_code=org.division_id,
-        per_industry=per_industry,
-        entries=entries,
-        note=note,
-        published_at=timezone.now(),
-        published_by=actor,
-        published_by_organization=org,
-    )
-    event_record(
-        action="assessment.benchmarks.published",
-        obj=published,
-        actor=actor,
-        organization=org,
-        division_code=org.division_id,
-        payload={"year": year, "per_industry": per_industry, "entries": entries, "note": note},
-    )
-    return published

@@ -17,7 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from greenisle.assessment import checklists, selectors, services
+from greenisle.assessment import access, attachments, checklists, selectors, services
+from greenisle.assessment.benchmarks import BENCHMARK_MAX_PER_INDUSTRY, benchmark_publish
 from greenisle.assessment.choices import EDITABLE, AssessmentResult, AssessmentStatus
 from greenisle.assessment.models import Assessment
 from greenisle.core.errors import PermissionDenied, ServiceError
@@ -51,9 +52,9 @@ def assessments(request: HttpRequest) -> HttpResponse:
     qs = selectors.assessment_list_visible_to(request.user, year=year, status=status)
     this_year = timezone.localdate().year
     org = membership.organization
-    starters = org.kind == "regulator" and membership.role in services.REGULATOR_ROLES
+    starters = org.kind == "regulator" and membership.role in access.REGULATOR_ROLES
     starters = starters or (
-        org.kind in ("producer", "collector") and membership.role in services.COLLECTOR_ROLES
+        org.kind in ("producer", "collector") and membership.role in access.COLLECTOR_ROLES
     )
     return render(
         request,
@@ -106,12 +107,12 @@ def _permissions(request: HttpRequest, assessment: Assessment) -> dict[str, bool
     status = assessment.status
 
     def district() -> None:
-        services._require_district(membership, assessment)
+        access.require_district(membership, assessment)
 
     def city() -> None:
-        services._require_city(membership, assessment)
+        access.require_city(membership, assessment)
 
-    may_self = not is_bureau and allowed(lambda: services.self_role(membership, assessment.organization_id))
+    may_self = not is_bureau and allowed(lambda: access.self_role(membership, assessment.organization_id))
     may_district = is_bureau and allowed(district)
     may_city = is_bureau and allowed(city)
     return {
@@ -370,7 +371,7 @@ def assessment_upload(request: HttpRequest, assessment_id: Any) -> HttpResponse:
     item_code = request.POST.get("item_code", "")
     _service_call(
         request,
-        lambda: services.attachment_add(
+        lambda: attachments.attachment_add(
             actor=request.user,
             assessment_id=assessment.pk,
             upload=request.FILES.get("file"),
@@ -419,14 +420,14 @@ def benchmarks(request: HttpRequest) -> HttpResponse:
     this_year = timezone.localdate().year
     year = _year(request.GET.get("year") or request.POST.get("year"), this_year - 1) or this_year - 1
     per_industry = _year(request.GET.get("per_industry") or request.POST.get("per_industry"), 3) or 3
-    per_industry = max(1, min(per_industry, services.BENCHMARK_MAX_PER_INDUSTRY))
-    is_bureau = org.kind == "regulator" and membership.role in services.REGULATOR_ROLES
-    may_publish = is_bureau and services._is_city_level(org.division_id)
+    per_industry = max(1, min(per_industry, BENCHMARK_MAX_PER_INDUSTRY))
+    is_bureau = org.kind == "regulator" and membership.role in access.REGULATOR_ROLES
+    may_publish = is_bureau and access.is_city_level(org.division_id)
     if request.method == "POST":
         if not may_publish:
             raise Http404
         try:
-            services.benchmark_publish(
+            benchmark_publish(
                 actor=request.user, year=year, per_industry=per_industry, note=request.POST.get("note", "")
             )
         except ServiceError as exc:
