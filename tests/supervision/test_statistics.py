@@ -16,7 +16,7 @@ import pytest
 from openpyxl import load_workbook
 
 from greenisle.core.errors import PermissionDenied, ServiceError
-from greenisle.supervision import statistics
+from greenisle.supervision import statistics, statistics_bins, statistics_filters, statistics_manifests
 from greenisle.supervision import statistics_core as core
 from greenisle.supervision.statistics_export import statistics_xlsx
 from supervision.statistics_world import YEAR, StatsWorld, build
@@ -31,7 +31,7 @@ def sw(db: None) -> StatsWorld:
 
 
 def filters(user, **given):
-    return statistics.statistics_filters(user, **{**YEAR, **given})
+    return statistics_filters.statistics_filters(user, **{**YEAR, **given})
 
 
 def by_code(rows):
@@ -223,7 +223,7 @@ def test_enterprises_served_narrowed_by_category_and_collector(sw, regulator_cit
 
 
 def test_manifests_by_state_made_in_the_period(sw, regulator_city):
-    s = statistics.manifest_stats(regulator_city, filters(regulator_city))
+    s = statistics_manifests.manifest_stats(regulator_city, filters(regulator_city))
     states = {x.status: (x.collection, x.onward) for x in s.states}
     # Made in 2025: M1 M2 M4 received, M3 treated, M7 received (onward), M8 delivered, M9 cancelled,
     # M10 draft; M5 and M6 were made in December 2024.
@@ -239,7 +239,7 @@ def test_manifests_by_state_made_in_the_period(sw, regulator_city):
 
 
 def test_receipt_deadline_on_time_late_and_open(sw, regulator_city):
-    s = statistics.manifest_stats(regulator_city, filters(regulator_city))
+    s = statistics_manifests.manifest_stats(regulator_city, filters(regulator_city))
     rows = by_code(s.compliance)
     # 崇川: M1 received on its due day 03-10 (on time), M2 on 04-02 after 04-01 (late), M3 on 04-20 before
     # 04-25 (on time), M8 due 06-10 and still not received (open past deadline). 2 of 4 = 50 %.
@@ -261,7 +261,9 @@ def test_a_delivery_still_within_its_deadline_is_pending_not_late(sw, regulator_
     delivered = f"{today.isoformat()} 00:05"
     _manifest("MX", sw.s1, sw.c, status="delivered", delivered=delivered, created=delivered,
               lines=[(HW08, "9", None, None, "")])  # fmt: skip
-    s = statistics.manifest_stats(regulator_city, statistics.statistics_filters(regulator_city))
+    s = statistics_manifests.manifest_stats(
+        regulator_city, statistics_filters.statistics_filters(regulator_city)
+    )
     assert s.compliance_total.open_pending == 1
     assert s.compliance_total.open_overdue == (1 if today.year == 2025 else 0)
 
@@ -270,7 +272,7 @@ def test_a_delivery_still_within_its_deadline_is_pending_not_late(sw, regulator_
 
 
 def test_bins_by_fill_band_and_over_threshold(sw, regulator_city):
-    b = statistics.bin_stats(regulator_city, filters(regulator_city))
+    b = statistics_bins.bin_stats(regulator_city, filters(regulator_city))
     assert [k for k, _label in b.bands] == ["0-20", "20-40", "40-60", "60-80", "80+", "none"]
     # Enabled bins: B1 10 → 0–20; B2 20 → 20–40 (a band includes its lower bound); B3 79.99 and B9 70 →
     # 60–80; B4 80, B5 85, B8 95 → 80+; B6 no reading. B7 is disabled.
@@ -284,13 +286,13 @@ def test_bins_by_fill_band_and_over_threshold(sw, regulator_city):
 
 
 def test_bins_filtered_by_collector_and_category(sw, regulator_city, regulator):
-    c2 = statistics.bin_stats(regulator_city, filters(regulator_city, collector=str(sw.c2.pk)))
+    c2 = statistics_bins.bin_stats(regulator_city, filters(regulator_city, collector=str(sw.c2.pk)))
     assert (c2.total.total, c2.total.over_threshold) == (2, 2)  # B8, B9
-    hw12 = statistics.bin_stats(regulator_city, filters(regulator_city, category="HW12"))
+    hw12 = statistics_bins.bin_stats(regulator_city, filters(regulator_city, category="HW12"))
     assert hw12.total.bands["60-80"] == 1 and hw12.total.total == 1  # only B3 holds HW12
-    hw08 = statistics.bin_stats(regulator_city, filters(regulator_city, category="HW08"))
+    hw08 = statistics_bins.bin_stats(regulator_city, filters(regulator_city, category="HW08"))
     assert hw08.total.total == 7  # all enabled but B3
-    own = statistics.bin_stats(regulator, filters(regulator))
+    own = statistics_bins.bin_stats(regulator, filters(regulator))
     assert own.total.total == 6  # the 崇川 branch: B1–B6
 
 
@@ -336,7 +338,7 @@ def test_the_page_shares_weights_and_deadlines_between_tables_and_agrees_with_ea
     report = statistics.statistics_report(regulator_city, f)
     alone = statistics.trend(regulator_city, f)
     assert report.trend == alone
-    assert report.manifests == statistics.manifest_stats(regulator_city, f)
+    assert report.manifests == statistics_manifests.manifest_stats(regulator_city, f)
     assert any(p.collected_kg for p in alone) and any(p.on_time for p in alone)
 
 
@@ -346,7 +348,7 @@ def test_the_page_shares_weights_and_deadlines_between_tables_and_agrees_with_ea
 def test_producer_and_collector_are_refused(sw, alice, dispatcher):
     for user in (alice, dispatcher):
         with pytest.raises(PermissionDenied) as refused:
-            statistics.statistics_filters(user)
+            statistics_filters.statistics_filters(user)
         assert refused.value.status == 403
 
 
@@ -388,10 +390,10 @@ def test_a_producer_is_not_a_collector_filter(sw, regulator_city):
 
 
 def test_the_period_defaults_to_this_year_up_to_today(sw, regulator_city):
-    f = statistics.statistics_filters(regulator_city)
+    f = statistics_filters.statistics_filters(regulator_city)
     today = dt.date.today()
     assert (f.date_from, f.date_to) == (dt.date(today.year, 1, 1), today)
-    last_year = statistics.statistics_filters(regulator_city, date_from="2025-02-01")
+    last_year = statistics_filters.statistics_filters(regulator_city, date_from="2025-02-01")
     assert last_year.date_to == (dt.date(2025, 12, 31) if today.year != 2025 else today)
 
 

@@ -12,6 +12,9 @@ from ninja import Field, Query, Router, Schema
 from greenisle.api.auth import person_auth
 from greenisle.api.schemas import ErrorOut
 from greenisle.supervision import statistics
+from greenisle.supervision.statistics_bins import bin_stats
+from greenisle.supervision.statistics_filters import Filters, statistics_filters
+from greenisle.supervision.statistics_manifests import manifest_stats
 
 router = Router(tags=["statistics"], auth=person_auth)
 ERRORS = {400: ErrorOut, 403: ErrorOut}
@@ -38,11 +41,11 @@ class FiltersOut(Schema):
     category_name: str
 
 
-def _filters(request: HttpRequest, query: StatisticsQuery) -> statistics.Filters:
-    return statistics.statistics_filters(request.user, **query.dict())
+def _filters(request: HttpRequest, query: StatisticsQuery) -> Filters:
+    return statistics_filters(request.user, **query.dict())
 
 
-def filters_out(f: statistics.Filters) -> dict[str, Any]:
+def filters_out(f: Filters) -> dict[str, Any]:
     return {
         "date_from": f.date_from.isoformat(),
         "date_to": f.date_to.isoformat(),
@@ -221,7 +224,7 @@ def statistics_manifests(request: HttpRequest, query: Query[StatisticsQuery]) ->
     """Manifests made in the period by state, and those delivered in the period by receipt deadline
     (办法 Art. 18: 5 working days): on time, late, still open past the deadline, open within it."""
     f = _filters(request, query)
-    result = statistics.manifest_stats(request.user, f)
+    result = manifest_stats(request.user, f)
     return {
         "filters": filters_out(f),
         "states": result.states,
@@ -252,7 +255,7 @@ class BinStatsOut(Schema):
 def statistics_bins(request: HttpRequest, query: Query[StatisticsQuery]) -> Any:
     """Enabled smart bins by fill band of their newest reading and at/over their threshold (now)."""
     f = _filters(request, query)
-    result = statistics.bin_stats(request.user, f)
+    result = bin_stats(request.user, f)
     return {
         "filters": filters_out(f),
         "bands": [{"code": k, "name": label} for k, label in result.bands],

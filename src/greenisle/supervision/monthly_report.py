@@ -26,7 +26,8 @@ from greenisle.supervision import rules
 from greenisle.supervision.choices import AWAITING_RECTIFICATION, TERMINAL_STATUSES, FindingStatus
 from greenisle.supervision.models import Finding
 from greenisle.supervision.obligations import Obligations, obligations_by_division
-from greenisle.supervision.statistics import Report, Tonnage, statistics_filters, statistics_report, tonnage
+from greenisle.supervision.statistics import Report, Tonnage, statistics_report, tonnage
+from greenisle.supervision.statistics_filters import statistics_filters
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 GRADES = ("A", "B", "C")

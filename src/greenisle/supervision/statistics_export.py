@@ -14,7 +14,7 @@ from openpyxl import Workbook  # type: ignore[import-untyped]
 from openpyxl.styles import Alignment, Font, PatternFill  # type: ignore[import-untyped]
 from openpyxl.utils import get_column_letter  # type: ignore[import-untyped]
 
-from greenisle.supervision import statistics
+from greenisle.supervision import statistics, statistics_bins, statistics_manifests
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 BOLD = Font(bold=True)
@@ -215,7 +215,7 @@ def statistics_xlsx(report: statistics.Report) -> bytes:
         [[s.label, s.status, s.collection, s.onward, s.total] for s in manifests.states],
     )
 
-    def deadline(r: statistics.Compliance) -> list[Any]:
+    def deadline(r: statistics_manifests.Compliance) -> list[Any]:
         return [r.on_time, r.late, r.open_overdue, r.open_pending, _pct(r.on_time_pct)]
 
     _sheet(
@@ -238,7 +238,7 @@ def statistics_xlsx(report: statistics.Report) -> bytes:
         for key, label in bins.bands
     ]
 
-    def bin_counts(r: statistics.BinRow) -> list[Any]:
+    def bin_counts(r: statistics_bins.BinRow) -> list[Any]:
         return [*(r.bands.get(key, 0) for key, _label in bins.bands), r.over_threshold, r.total]
 
     _sheet(

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET
 
 from greenisle.core.errors import PermissionDenied, ServiceError
 from greenisle.organizations.choices import OrganizationKind
-from greenisle.supervision import statistics
+from greenisle.supervision import statistics_filters
 from greenisle.supervision.monthly_report import MonthlyReport, monthly_report
 from greenisle.supervision.monthly_report_documents import monthly_report_pdf, monthly_report_xlsx
 from greenisle.web.views import _kind
@@ -59,8 +59,10 @@ def monthly_report_page(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _choices(request: HttpRequest) -> statistics.FilterChoices:
-    return statistics.filter_choices(request.user, statistics.statistics_filters(request.user))
+def _choices(request: HttpRequest) -> statistics_filters.FilterChoices:
+    return statistics_filters.filter_choices(
+        request.user, statistics_filters.statistics_filters(request.user)
+    )
 
 
 def _download(request: HttpRequest, suffix: str) -> HttpResponse:

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET
 
 from greenisle.core.errors import PermissionDenied, ServiceError
 from greenisle.organizations.choices import OrganizationKind
-from greenisle.supervision import statistics
+from greenisle.supervision import statistics, statistics_filters
 from greenisle.supervision.statistics_export import statistics_xlsx
 from greenisle.web.views import _kind
 
@@ -61,13 +61,17 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
     _regulator_only(request)
     given = _given(request)
     try:
-        f = statistics.statistics_filters(request.user, **given)
+        f = statistics_filters.statistics_filters(request.user, **given)
     except ServiceError as exc:
         if isinstance(exc, PermissionDenied) and not exc.field:
             raise HttpForbidden from exc
         # The form stays as typed, with the refusal naming the field; nothing is counted.
-        f = statistics.statistics_filters(request.user)
-        context = {"given": given, "error": exc, "choices": statistics.filter_choices(request.user, f)}
+        f = statistics_filters.statistics_filters(request.user)
+        context = {
+            "given": given,
+            "error": exc,
+            "choices": statistics_filters.filter_choices(request.user, f),
+        }
         return render(request, "web/statistics.html", context, status=exc.status)
     report = statistics.statistics_report(request.user, f)
     query = urlencode(f.as_query())
@@ -77,7 +81,7 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
         {
             "given": {**given, **f.as_query()},
             "report": report,
-            "choices": statistics.filter_choices(request.user, f),
+            "choices": statistics_filters.filter_choices(request.user, f),
             "query": query,
             "xlsx_url": f"{reverse('web:statistics_xlsx')}?{query}",
             "api_base": "/api/v1/statistics/",
@@ -91,7 +95,7 @@ def statistics_page(request: HttpRequest) -> HttpResponse:
 def statistics_xlsx_view(request: HttpRequest) -> HttpResponse:
     _regulator_only(request)
     try:
-        f = statistics.statistics_filters(request.user, **_given(request))
+        f = statistics_filters.statistics_filters(request.user, **_given(request))
     except ServiceError as exc:
         if isinstance(exc, PermissionDenied) and not exc.field:
             raise HttpForbidden from exc
